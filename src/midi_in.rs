@@ -1,0 +1,375 @@
+//! Reading a Standard MIDI File into a [`Clip`] on the 16th-note grid.
+//!
+//! The grid comes from the file's ticks per quarter, never from seconds, so it does not drift
+//! at any tempo. A clip track is one (MIDI track, channel) pair that has notes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use midly::{Format, MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+
+use crate::clip::{Clip, KeySig, Meta, Note, Pickup, TimeSig, Track, STEPS_PER_QUARTER};
+use crate::error::FileError;
+
+/// Default tempo (120 BPM) when the file has no tempo event.
+const DEFAULT_US_PER_QUARTER: u32 = 500_000;
+
+/// Reads `path` into a clip; every failure names the file and the problem.
+pub fn read_clip(path: &Path) -> Result<Clip, FileError> {
+    let bytes = std::fs::read(path).map_err(|e| FileError::new(path, format!("cannot read: {e}")))?;
+    let title = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    parse_clip(&bytes, &title).map_err(|reason| FileError::new(path, reason))
+}
+
+/// A note being held: where it started and how hard.
+#[derive(Clone, Copy)]
+struct Open {
+    /// Tick of the note-on.
+    start: u64,
+    /// Note-on velocity.
+    velocity: u8,
+}
+
+/// Notes of one (MIDI track, channel) pair while the track is being read.
+#[derive(Default)]
+struct Voice {
+    /// Finished notes in ticks: (pitch, start, end, velocity).
+    notes: Vec<(u8, u64, u64, u8)>,
+    /// The note held on each key.
+    open: BTreeMap<u8, Open>,
+    /// Keys re-struck while held, with the tick: a note-off at that same tick belongs to the
+    /// note the re-strike ended (files that write note-on before note-off at equal ticks).
+    restruck: BTreeMap<u8, u64>,
+    /// Program in force when the first note started.
+    program: Option<u8>,
+}
+
+impl Voice {
+    fn note_on(&mut self, key: u8, velocity: u8, tick: u64) {
+        if let Some(old) = self.open.insert(key, Open { start: tick, velocity }) {
+            // Re-struck while held: the old note ends here.
+            self.notes.push((key, old.start, tick, old.velocity));
+            self.restruck.insert(key, tick);
+        }
+    }
+
+    fn note_off(&mut self, key: u8, tick: u64) {
+        if self.restruck.remove(&key) == Some(tick) {
+            if let Some(open) = self.open.get(&key) {
+                if open.start == tick {
+                    return;
+                }
+            }
+        }
+        if let Some(open) = self.open.remove(&key) {
+            self.notes.push((key, open.start, tick, open.velocity));
+        }
+    }
+
+    /// Closes notes still held when the track ends.
+    fn close_all(&mut self, tick: u64) {
+        for (key, open) in std::mem::take(&mut self.open) {
+            self.notes.push((key, open.start, tick.max(open.start), open.velocity));
+        }
+    }
+}
+
+/// Parses MIDI bytes; the error is a reason without the file name.
+pub fn parse_clip(bytes: &[u8], title: &str) -> Result<Clip, String> {
+    if bytes.is_empty() {
+        return Err("the file is empty".into());
+    }
+    let smf = Smf::parse(bytes).map_err(|e| format!("not a valid MIDI file ({e})"))?;
+    let tpq = match smf.header.timing {
+        Timing::Metrical(t) if t.as_int() > 0 => t.as_int() as u64,
+        Timing::Metrical(_) => return Err("ticks per quarter note is 0".into()),
+        Timing::Timecode(..) => {
+            return Err(
+                "SMPTE time division is not supported; export the clip with ticks per quarter note".into()
+            )
+        }
+    };
+    if smf.header.format == Format::Sequential {
+        return Err("SMF type 2 (sequential songs) is not supported; export as type 0 or 1".into());
+    }
+
+    let mut tempos: Vec<(u64, u32)> = Vec::new();
+    let mut meters: Vec<(u64, TimeSig)> = Vec::new();
+    let mut keys: Vec<(u64, KeySig)> = Vec::new();
+    // Clip tracks keyed by (MIDI track, channel), kept in file order.
+    let mut voices: BTreeMap<(usize, u8), Voice> = BTreeMap::new();
+    let mut names: Vec<Option<String>> = vec![None; smf.tracks.len()];
+    let mut first_programs: BTreeMap<u8, u8> = BTreeMap::new();
+
+    for (ti, events) in smf.tracks.iter().enumerate() {
+        let mut tick = 0u64;
+        let mut programs: [Option<u8>; 16] = [None; 16];
+        for ev in events {
+            tick += ev.delta.as_int() as u64;
+            match ev.kind {
+                TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempos.push((tick, t.as_int())),
+                TrackEventKind::Meta(MetaMessage::TimeSignature(num, den_pow, _, _)) => {
+                    if den_pow > 7 || num == 0 {
+                        return Err(format!("invalid time signature {num}/2^{den_pow}"));
+                    }
+                    meters.push((tick, TimeSig { num, den: 1 << den_pow }));
+                }
+                TrackEventKind::Meta(MetaMessage::KeySignature(sharps, minor)) => {
+                    keys.push((tick, KeySig { sharps, minor }))
+                }
+                TrackEventKind::Meta(MetaMessage::TrackName(name)) if names[ti].is_none() => {
+                    let name = String::from_utf8_lossy(name).trim().to_string();
+                    names[ti] = (!name.is_empty()).then_some(name);
+                }
+                TrackEventKind::Midi { channel, message } => {
+                    let ch = channel.as_int();
+                    match message {
+                        MidiMessage::ProgramChange { program } => {
+                            programs[ch as usize] = Some(program.as_int());
+                            first_programs.entry(ch).or_insert(program.as_int());
+                        }
+                        MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                            let voice = voices.entry((ti, ch)).or_default();
+                            voice.program = voice.program.or(programs[ch as usize]);
+                            voice.note_on(key.as_int(), vel.as_int(), tick);
+                        }
+                        MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                            if let Some(voice) = voices.get_mut(&(ti, ch)) {
+                                voice.note_off(key.as_int(), tick);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        for ((vt, _), voice) in voices.iter_mut() {
+            if *vt == ti {
+                voice.close_all(tick);
+            }
+        }
+    }
+    if voices.values().all(|v| v.notes.is_empty()) {
+        return Err("the file has no notes".into());
+    }
+
+    let (time_sig, pickup) = meter(&mut meters, tpq)?;
+    let steps_per_bar = time_sig.steps_per_bar().unwrap_or(0);
+    let pad = pickup.map_or(0, |p| steps_per_bar - p.steps) as u64;
+    let step = |tick: u64| (tick * STEPS_PER_QUARTER as u64 + tpq / 2) / tpq + pad;
+
+    tempos.sort_by_key(|&(t, _)| t);
+    keys.sort_by_key(|&(t, _)| t);
+    let meta = Meta {
+        title: title.to_string(),
+        ticks_per_quarter: tpq as u16,
+        us_per_quarter: tempos.first().map_or(DEFAULT_US_PER_QUARTER, |&(_, t)| t.max(1)),
+        time_sig,
+        key_sig: keys.first().map(|&(_, k)| k),
+        pickup,
+    };
+
+    let several_channels = |ti: usize| voices.keys().filter(|(t, _)| *t == ti).count() > 1;
+    let mut tracks = Vec::new();
+    for (&(ti, ch), voice) in &voices {
+        let mut notes: Vec<Note> = voice
+            .notes
+            .iter()
+            .map(|&(pitch, s, e, velocity)| {
+                let start = step(s) as u32;
+                let end = (step(e) as u32).max(start + 1);
+                Note { pitch, start, end, velocity }
+            })
+            .collect();
+        notes.sort_by_key(|n| (n.start, n.pitch, n.end));
+        let base = names[ti].clone().unwrap_or_else(|| format!("Track {}", tracks.len() + 1));
+        let name = if several_channels(ti) { format!("{base} ch{}", ch + 1) } else { base };
+        let program = voice.program.or(first_programs.get(&ch).copied()).unwrap_or(0);
+        tracks.push(Track { name, channel: ch, program, notes });
+    }
+    Ok(Clip { meta, tracks })
+}
+
+/// The clip's one meter and its pickup, from the time-signature events (sorted here).
+///
+/// A short first bar followed by the real meter at its end is a pickup; any other change is
+/// refused with the bar it happens in.
+fn meter(events: &mut Vec<(u64, TimeSig)>, tpq: u64) -> Result<(TimeSig, Option<Pickup>), String> {
+    events.sort_by_key(|&(t, _)| t);
+    // One meter per tick (the last written wins), and no repeats of the meter in force.
+    let mut segs: Vec<(u64, TimeSig)> = Vec::new();
+    for &(tick, ts) in events.iter() {
+        match segs.last_mut() {
+            Some(last) if last.0 == tick => last.1 = ts,
+            _ => segs.push((tick, ts)),
+        }
+    }
+    if segs.first().is_none_or(|&(t, _)| t > 0) {
+        segs.insert(0, (0, TimeSig { num: 4, den: 4 }));
+    }
+    segs.dedup_by(|b, a| a.1 == b.1);
+
+    let bar_ticks = |ts: TimeSig| tpq * 4 * ts.num as u64 / ts.den as u64;
+    let mut pickup = None;
+    let mut first = 0;
+    if segs.len() >= 2 && segs[1].0 == bar_ticks(segs[0].1) && bar_ticks(segs[0].1) < bar_ticks(segs[1].1) {
+        let ts = segs[0].1;
+        let steps = ts
+            .steps_per_bar()
+            .ok_or_else(|| format!("pickup bar in {ts} is not a whole number of 16th notes"))?;
+        pickup = Some(Pickup { time_sig: ts, steps });
+        first = 1;
+    }
+    let time_sig = segs[first].1;
+    if let Some(&(tick, to)) = segs.get(first + 1) {
+        let mut bar = 1 + u64::from(pickup.is_some());
+        bar += (tick - segs[first].0).div_ceil(bar_ticks(time_sig));
+        return Err(format!(
+            "the meter changes from {time_sig} to {to} at bar {bar}; a clip must keep one meter (a pickup bar is fine)"
+        ));
+    }
+    match time_sig.steps_per_bar() {
+        Some(s) if s % 4 == 0 => Ok((time_sig, pickup)),
+        Some(s) => Err(format!(
+            "meter {time_sig} has {s} 16th notes per bar; the pyramid needs a multiple of 4 (quarter-note bars)"
+        )),
+        None => Err(format!("meter {time_sig} is not a whole number of 16th notes per bar")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use midly::{Header, TrackEvent};
+
+    fn ev(delta: u32, kind: TrackEventKind<'static>) -> TrackEvent<'static> {
+        TrackEvent { delta: delta.into(), kind }
+    }
+    fn on(delta: u32, key: u8, vel: u8) -> TrackEvent<'static> {
+        ev(
+            delta,
+            TrackEventKind::Midi {
+                channel: 0.into(),
+                message: MidiMessage::NoteOn { key: key.into(), vel: vel.into() },
+            },
+        )
+    }
+    fn off(delta: u32, key: u8) -> TrackEvent<'static> {
+        ev(
+            delta,
+            TrackEventKind::Midi {
+                channel: 0.into(),
+                message: MidiMessage::NoteOff { key: key.into(), vel: 0.into() },
+            },
+        )
+    }
+    fn ts(delta: u32, num: u8, den_pow: u8) -> TrackEvent<'static> {
+        ev(delta, TrackEventKind::Meta(MetaMessage::TimeSignature(num, den_pow, 24, 8)))
+    }
+    fn parse(tpq: u16, tracks: Vec<Vec<TrackEvent<'static>>>) -> Result<Clip, String> {
+        let mut smf = Smf::new(Header::new(Format::Parallel, Timing::Metrical(tpq.into())));
+        smf.tracks = tracks;
+        let mut bytes = Vec::new();
+        smf.write_std(&mut bytes).unwrap();
+        parse_clip(&bytes, "t")
+    }
+
+    #[test]
+    fn grid_comes_from_ticks_per_quarter_and_rounds() {
+        // tpq 96: a 16th is 24 ticks. Onset at tick 13 rounds to step 1; a 5-tick note keeps one step.
+        let clip = parse(96, vec![vec![on(13, 60, 90), off(5, 60), on(6, 62, 70), off(48, 62)]]).unwrap();
+        let notes = &clip.tracks[0].notes;
+        assert_eq!(notes[0], Note { pitch: 60, start: 1, end: 2, velocity: 90 });
+        assert_eq!(notes[1], Note { pitch: 62, start: 1, end: 3, velocity: 70 });
+        assert_eq!(clip.meta.us_per_quarter, DEFAULT_US_PER_QUARTER);
+        assert_eq!(clip.meta.time_sig, TimeSig { num: 4, den: 4 });
+    }
+
+    #[test]
+    fn velocity_zero_is_note_off_and_overlaps_restrike() {
+        // on 60, on 60 again (re-strike while held), off via velocity 0, then a note left open.
+        let clip = parse(4, vec![vec![on(0, 60, 80), on(2, 60, 80), on(2, 60, 0), on(0, 64, 80)]]).unwrap();
+        let n = &clip.tracks[0].notes;
+        assert_eq!(n.len(), 3);
+        assert_eq!((n[0].start, n[0].end), (0, 2));
+        assert_eq!((n[1].start, n[1].end), (2, 4));
+        // Left open at the end of the track: closed there, one step minimum.
+        assert_eq!((n[2].pitch, n[2].start, n[2].end), (64, 4, 5));
+    }
+
+    #[test]
+    fn note_on_before_note_off_at_the_same_tick() {
+        // Re-strike written as on-then-off at tick 4: the off ends the old note, not the new one.
+        let clip = parse(4, vec![vec![on(0, 60, 80), on(4, 60, 80), off(0, 60), off(4, 60)]]).unwrap();
+        let n: Vec<_> = clip.tracks[0].notes.iter().map(|n| (n.start, n.end)).collect();
+        assert_eq!(n, vec![(0, 4), (4, 8)]);
+    }
+
+    #[test]
+    fn meters() {
+        let one = |events| parse(4, vec![events]);
+        assert_eq!(one(vec![ts(0, 6, 3), on(0, 60, 80), off(4, 60)]).unwrap().meta.steps_per_bar(), 12);
+        let e = one(vec![ts(0, 7, 3), on(0, 60, 80), off(4, 60)]).unwrap_err();
+        assert!(e.contains("7/8"), "{e}");
+        // 4/4, then 3/4 after two bars: refused, naming bar 3.
+        let e = one(vec![ts(0, 4, 2), on(0, 60, 80), off(4, 60), ts(28, 3, 2)]).unwrap_err();
+        assert!(e.contains("bar 3") && e.contains("4/4") && e.contains("3/4"), "{e}");
+        // A repeated identical meter is no change.
+        assert!(one(vec![ts(0, 3, 2), on(0, 60, 80), off(4, 60), ts(8, 3, 2)]).is_ok());
+    }
+
+    #[test]
+    fn pickup_as_short_bar_is_padded() {
+        // 1/4 pickup bar then 3/4: the pickup note lands on the last beat of a padded bar 1.
+        let clip = parse(
+            4,
+            vec![vec![ts(0, 1, 2), on(0, 67, 80), off(4, 67), ts(0, 3, 2), on(0, 60, 80), off(12, 60)]],
+        )
+        .unwrap();
+        let pickup = clip.meta.pickup.unwrap();
+        assert_eq!((pickup.time_sig, pickup.steps), (TimeSig { num: 1, den: 4 }, 4));
+        assert_eq!(clip.meta.pickup_pad(), 8);
+        let starts: Vec<_> = clip.tracks[0].notes.iter().map(|n| n.start).collect();
+        assert_eq!(starts, vec![8, 12]);
+        assert_eq!(clip.bars(), 2);
+    }
+
+    #[test]
+    fn type0_channels_split_into_tracks() {
+        let ch = |c: u8, m| ev(0, TrackEventKind::Midi { channel: c.into(), message: m });
+        let track = vec![
+            ev(0, TrackEventKind::Meta(MetaMessage::TrackName(b"Keys"))),
+            ch(1, MidiMessage::ProgramChange { program: 5.into() }),
+            ch(0, MidiMessage::NoteOn { key: 60.into(), vel: 80.into() }),
+            ch(1, MidiMessage::NoteOn { key: 40.into(), vel: 80.into() }),
+            ev(
+                4,
+                TrackEventKind::Midi {
+                    channel: 0.into(),
+                    message: MidiMessage::NoteOff { key: 60.into(), vel: 0.into() },
+                },
+            ),
+            ch(1, MidiMessage::NoteOff { key: 40.into(), vel: 0.into() }),
+        ];
+        let mut smf = Smf::new(Header::new(Format::SingleTrack, Timing::Metrical(4.into())));
+        smf.tracks = vec![track];
+        let mut bytes = Vec::new();
+        smf.write_std(&mut bytes).unwrap();
+        let clip = parse_clip(&bytes, "t").unwrap();
+        let t: Vec<_> = clip.tracks.iter().map(|t| (t.name.as_str(), t.channel, t.program)).collect();
+        assert_eq!(t, vec![("Keys ch1", 0, 0), ("Keys ch2", 1, 5)]);
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        assert_eq!(parse_clip(&[], "t").unwrap_err(), "the file is empty");
+        assert!(parse_clip(b"X:1\nT:tune\n", "t").unwrap_err().contains("not a valid MIDI file"));
+        assert_eq!(parse(4, vec![vec![ts(0, 4, 2)]]).unwrap_err(), "the file has no notes");
+        let mut smf = Smf::new(Header::new(Format::Parallel, Timing::Timecode(midly::Fps::Fps25, 40)));
+        smf.tracks = vec![vec![on(0, 60, 80), off(4, 60)]];
+        let mut bytes = Vec::new();
+        smf.write_std(&mut bytes).unwrap();
+        assert!(parse_clip(&bytes, "t").unwrap_err().contains("SMPTE"));
+    }
+}

@@ -1,0 +1,95 @@
+//! Writing a [`Clip`] as a type-1 Standard MIDI File: a conductor track (title, tempo, meter,
+//! key), then one track per clip track with its name, channel, program and velocities.
+
+use std::path::Path;
+
+use midly::num::u4;
+use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+
+use crate::clip::{Clip, TimeSig};
+use crate::error::FileError;
+
+/// Ticks per quarter note of written files.
+pub const TICKS_PER_QUARTER: u32 = 480;
+/// Ticks per grid step (a 16th note).
+const TICKS_PER_STEP: u32 = TICKS_PER_QUARTER / crate::clip::STEPS_PER_QUARTER;
+
+/// Writes `clip` to `path` through a temporary file, so a failure never leaves half a file.
+pub fn write_clip(clip: &Clip, path: &Path) -> Result<(), FileError> {
+    let err = |e: std::io::Error| FileError::new(path, format!("cannot write: {e}"));
+    let tmp = path.with_extension("mid.part");
+    std::fs::write(&tmp, clip_to_bytes(clip)).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
+}
+
+/// The clip as SMF bytes.
+pub fn clip_to_bytes(clip: &Clip) -> Vec<u8> {
+    let meta = &clip.meta;
+    // A pickup read as a short first bar is written back the same way, without the padding.
+    let pad = meta.pickup_pad();
+    let pickup = meta.pickup.filter(|_| clip.tracks.iter().flat_map(|t| &t.notes).all(|n| n.start >= pad));
+    let shift = if pickup.is_some() { pad } else { 0 };
+
+    let mut conductor = vec![(0, TrackEventKind::Meta(MetaMessage::TrackName(meta.title.as_bytes())))];
+    conductor.push((0, TrackEventKind::Meta(MetaMessage::Tempo(meta.us_per_quarter.min(0xFF_FFFF).into()))));
+    match pickup {
+        Some(p) => {
+            conductor.push((0, time_signature(p.time_sig)));
+            conductor.push((p.steps * TICKS_PER_STEP, time_signature(meta.time_sig)));
+        }
+        None => conductor.push((0, time_signature(meta.time_sig))),
+    }
+    if let Some(k) = meta.key_sig {
+        conductor.push((0, TrackEventKind::Meta(MetaMessage::KeySignature(k.sharps, k.minor))));
+    }
+
+    let mut tracks = vec![delta_encode(conductor)];
+    for track in &clip.tracks {
+        let ch = u4::new(track.channel & 0x0F);
+        let midi = |message| TrackEventKind::Midi { channel: ch, message };
+        let mut notes = Vec::with_capacity(track.notes.len() * 2);
+        for n in &track.notes {
+            let (start, end) = ((n.start - shift) * TICKS_PER_STEP, (n.end - shift) * TICKS_PER_STEP);
+            let key = n.pitch.min(127).into();
+            // Sort key: note-offs before note-ons at equal ticks.
+            notes.push((start, 1, midi(MidiMessage::NoteOn { key, vel: n.velocity.clamp(1, 127).into() })));
+            notes.push((end, 0, midi(MidiMessage::NoteOff { key, vel: 0.into() })));
+        }
+        notes.sort_by_key(|&(tick, order, _)| (tick, order));
+        let mut events = vec![
+            (0, TrackEventKind::Meta(MetaMessage::TrackName(track.name.as_bytes()))),
+            (0, midi(MidiMessage::ProgramChange { program: (track.program & 0x7F).into() })),
+        ];
+        events.extend(notes.into_iter().map(|(tick, _, kind)| (tick, kind)));
+        tracks.push(delta_encode(events));
+    }
+
+    let mut smf =
+        Smf::new(Header::new(Format::Parallel, Timing::Metrical((TICKS_PER_QUARTER as u16).into())));
+    smf.tracks = tracks;
+    let mut bytes = Vec::new();
+    smf.write_std(&mut bytes).expect("writing to a Vec cannot fail");
+    bytes
+}
+
+fn time_signature(ts: TimeSig) -> TrackEventKind<'static> {
+    TrackEventKind::Meta(MetaMessage::TimeSignature(ts.num, ts.den.trailing_zeros() as u8, 24, 8))
+}
+
+/// Turns (absolute tick, event) pairs, sorted by tick, into delta-timed events with an end.
+fn delta_encode(events: Vec<(u32, TrackEventKind<'_>)>) -> Vec<TrackEvent<'_>> {
+    let mut last = 0;
+    let mut out: Vec<TrackEvent> = events
+        .into_iter()
+        .map(|(tick, kind)| {
+            let delta = tick - last;
+            last = tick;
+            TrackEvent { delta: delta.into(), kind }
+        })
+        .collect();
+    out.push(TrackEvent { delta: 0.into(), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+    out
+}

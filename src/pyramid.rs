@@ -1,0 +1,77 @@
+//! The three resolutions of the SinTra pyramid: the 16th-note token sequence decimated to
+//! 8th and quarter notes (keep the first step of each 2 or 4), and upsampling by repetition.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// One level of the pyramid, coarse to fine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Resolution {
+    /// Quarter notes (stage 1).
+    Quarter,
+    /// Eighth notes (stage 2).
+    Eighth,
+    /// Sixteenth notes (stage 3, the grid).
+    Sixteenth,
+}
+
+impl Resolution {
+    /// All levels in training order.
+    pub const ALL: [Resolution; 3] = [Resolution::Quarter, Resolution::Eighth, Resolution::Sixteenth];
+
+    /// Grid steps (16ths) per token at this level.
+    pub fn stride(self) -> usize {
+        match self {
+            Resolution::Quarter => 4,
+            Resolution::Eighth => 2,
+            Resolution::Sixteenth => 1,
+        }
+    }
+
+    /// Short label used in JSON and tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Resolution::Quarter => "4th",
+            Resolution::Eighth => "8th",
+            Resolution::Sixteenth => "16th",
+        }
+    }
+}
+
+/// Keeps the first token of every `stride` tokens.
+pub fn decimate(tokens: &[u32], stride: usize) -> Vec<u32> {
+    tokens.iter().step_by(stride).copied().collect()
+}
+
+/// Repeats every token `factor` times.
+pub fn upsample(tokens: &[u32], factor: usize) -> Vec<u32> {
+    tokens.iter().flat_map(|&t| std::iter::repeat_n(t, factor)).collect()
+}
+
+/// Distinct tokens of a 16th-note sequence seen at `res`, sorted: the track's vocabulary there.
+pub fn vocabulary(tokens: &[u32], res: Resolution) -> BTreeSet<u32> {
+    tokens.iter().step_by(res.stride()).copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimate_keeps_first_of_each() {
+        let t = [1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(decimate(&t, 2), vec![1, 3, 5, 7]);
+        assert_eq!(decimate(&t, 4), vec![1, 5]);
+        assert_eq!(upsample(&[1, 5], 2), vec![1, 1, 5, 5]);
+        assert_eq!(upsample(&decimate(&t, 4), 4).len(), t.len());
+    }
+
+    #[test]
+    fn vocab_shrinks_with_resolution() {
+        let t = [0, 1, 2, 1, 0, 0, 3, 3];
+        assert_eq!(vocabulary(&t, Resolution::Sixteenth).len(), 4);
+        assert_eq!(vocabulary(&t, Resolution::Eighth).into_iter().collect::<Vec<_>>(), vec![0, 2, 3]);
+        assert_eq!(vocabulary(&t, Resolution::Quarter).into_iter().collect::<Vec<_>>(), vec![0]);
+    }
+}
