@@ -19,7 +19,7 @@ impl TimeSig {
     /// Steps (16th notes) in one bar, or `None` if the bar is not a whole number of steps.
     pub fn steps_per_bar(self) -> Option<u32> {
         let sixteenths = 16 * self.num as u32;
-        (self.den > 0 && sixteenths % self.den as u32 == 0).then(|| sixteenths / self.den as u32)
+        (self.den > 0 && sixteenths.is_multiple_of(self.den as u32)).then(|| sixteenths / self.den as u32)
     }
 }
 

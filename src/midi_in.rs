@@ -195,7 +195,7 @@ pub fn parse_clip(bytes: &[u8], title: &str) -> Result<Clip, String> {
 ///
 /// A short first bar followed by the real meter at its end is a pickup; any other change is
 /// refused with the bar it happens in.
-fn meter(events: &mut Vec<(u64, TimeSig)>, tpq: u64) -> Result<(TimeSig, Option<Pickup>), String> {
+fn meter(events: &mut [(u64, TimeSig)], tpq: u64) -> Result<(TimeSig, Option<Pickup>), String> {
     events.sort_by_key(|&(t, _)| t);
     // One meter per tick (the last written wins), and no repeats of the meter in force.
     let mut segs: Vec<(u64, TimeSig)> = Vec::new();

@@ -79,8 +79,9 @@ fn time_signature(ts: TimeSig) -> TrackEventKind<'static> {
     TrackEventKind::Meta(MetaMessage::TimeSignature(ts.num, ts.den.trailing_zeros() as u8, 24, 8))
 }
 
-/// Turns (absolute tick, event) pairs, sorted by tick, into delta-timed events with an end.
-fn delta_encode(events: Vec<(u32, TrackEventKind<'_>)>) -> Vec<TrackEvent<'_>> {
+/// Turns (absolute tick, event) pairs into delta-timed events with an end (stable by tick).
+fn delta_encode(mut events: Vec<(u32, TrackEventKind<'_>)>) -> Vec<TrackEvent<'_>> {
+    events.sort_by_key(|&(tick, _)| tick);
     let mut last = 0;
     let mut out: Vec<TrackEvent> = events
         .into_iter()

@@ -112,7 +112,7 @@ fn encode_track(track: &Track, steps: usize, dict: &mut Dictionary) -> Roll {
         vel_sum[n.start as usize].1 += 1;
     }
     let tokens = sounding.iter().map(|&g| dict.token(g)).collect();
-    let velocities = vel_sum.iter().map(|&(s, c)| if c == 0 { 0 } else { ((s + c / 2) / c) as u8 }).collect();
+    let velocities = vel_sum.iter().map(|&(s, c)| (s + c / 2).checked_div(c).unwrap_or(0) as u8).collect();
     Roll { tokens, onsets, velocities }
 }
 

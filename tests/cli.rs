@@ -1,0 +1,116 @@
+//! The `sintra` command line as a user runs it.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{midi, raw_notes};
+
+fn sintra(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sintra")).args(args).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Bad input: exit status 2 and exactly one line `sintra: <file>: <reason>`.
+fn assert_refused(file: &Path, reason: &str) {
+    let f = file.to_str().unwrap();
+    let out = sintra(&["inspect", f]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{f}: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with(&format!("sintra: {f}: ")) && err.contains(reason), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn help_lists_subcommands() {
+    let out = sintra(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["inspect", "convert"] {
+        assert!(text.contains(cmd), "{text}");
+    }
+}
+
+#[test]
+fn inspect_json_has_the_documented_shape() {
+    let f = midi("bwv349_4track_ts34.mid");
+    let out = sintra(&["inspect", f.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+    let mut want =
+        vec!["file", "ticks_per_quarter", "tempo_bpm", "time_signature", "steps_per_bar", "bars", "tracks"];
+    want.sort();
+    assert_eq!(keys, want);
+    assert_eq!(v["ticks_per_quarter"], 480);
+    assert_eq!(v["tempo_bpm"], 90.0);
+    assert_eq!(v["time_signature"], serde_json::json!([3, 4]));
+    assert_eq!(v["steps_per_bar"], 12);
+    assert_eq!(v["bars"], 16);
+    let t = &v["tracks"][3];
+    assert_eq!(t["name"], "Bass");
+    assert_eq!(
+        (t["channel"].as_u64(), t["program"].as_u64(), t["notes"].as_u64()),
+        (Some(3), Some(52), Some(44))
+    );
+    let vocab = t["vocab"].as_object().unwrap();
+    assert_eq!(vocab.keys().collect::<Vec<_>>(), vec!["16th", "4th", "8th"]);
+    assert!(vocab["4th"].as_u64() <= vocab["16th"].as_u64());
+}
+
+#[test]
+fn inspect_table_names_tracks() {
+    let f = midi("bwv846_prelude_piano_2track_ts44.mid");
+    let out = sintra(&["inspect", f.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Piano RH") && text.contains("Piano LH") && text.contains("72 BPM"), "{text}");
+}
+
+#[test]
+fn malformed_files_are_refused() {
+    assert_refused(&midi("malformed_not_midi_abc_text.mid"), "not a valid MIDI file");
+    assert_refused(&midi("malformed_truncated_half.mid"), "not a valid MIDI file");
+    assert_refused(&midi("no_such_file.mid"), "cannot read");
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.mid");
+    std::fs::write(&empty, b"").unwrap();
+    assert_refused(&empty, "empty");
+    // A valid file whose only track is the conductor.
+    let conductor_only = dir.path().join("silent.mid");
+    let original = std::fs::read(midi("bwv349_4track_ts34.mid")).unwrap();
+    let mut smf = midly::Smf::parse(&original).unwrap();
+    smf.tracks.truncate(1);
+    smf.save(&conductor_only).unwrap();
+    assert_refused(&conductor_only, "no notes");
+}
+
+#[test]
+fn convert_round_trips_a_chorale() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["bwv282_4track_ts34_pickup.mid", "bwv158-4_4track_ts44_pickup_tschange.mid"] {
+        let out_path = dir.path().join(name);
+        let out = sintra(&["convert", midi(name).to_str().unwrap(), out_path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let written = std::fs::read(&out_path).unwrap();
+        assert_eq!(raw_notes(&written), raw_notes(&std::fs::read(midi(name)).unwrap()));
+        let (a, b) = (sintra::read_clip(&midi(name)).unwrap(), sintra::read_clip(&out_path).unwrap());
+        assert_eq!(b.meta.time_sig, a.meta.time_sig);
+        assert_eq!(b.meta.us_per_quarter, a.meta.us_per_quarter);
+        assert_eq!(b.meta.key_sig, a.meta.key_sig);
+        assert_eq!(b.meta.pickup, a.meta.pickup);
+        assert_eq!(b.tracks, a.tracks);
+    }
+    // A bad input leaves no output behind.
+    let out_path = dir.path().join("bad.mid");
+    let out = sintra(&[
+        "convert",
+        midi("malformed_truncated_half.mid").to_str().unwrap(),
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out_path.exists());
+}

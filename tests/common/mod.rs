@@ -1,0 +1,60 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared/midi`, beside the repository.
+pub fn shared_midi() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/midi")
+}
+
+/// A file of the shared set.
+pub fn midi(name: &str) -> PathBuf {
+    shared_midi().join(name)
+}
+
+/// Every valid `.mid` in the shared set.
+pub fn valid_files() -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(shared_midi())
+        .expect("../shared/midi is present")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mid"))
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("malformed"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "the shared set has its pieces");
+    files
+}
+
+/// Notes of a MIDI file in its own ticks, per track name: (pitch, start, end), sorted.
+pub fn raw_notes(bytes: &[u8]) -> Vec<(String, Vec<(u8, u64, u64)>)> {
+    use midly::{MetaMessage, MidiMessage, Smf, TrackEventKind};
+    let smf = Smf::parse(bytes).unwrap();
+    let mut out = Vec::new();
+    for track in &smf.tracks {
+        let (mut tick, mut name, mut open, mut notes) = (0u64, String::new(), [None; 128], Vec::new());
+        for ev in track {
+            tick += ev.delta.as_int() as u64;
+            match ev.kind {
+                TrackEventKind::Meta(MetaMessage::TrackName(n)) => name = String::from_utf8_lossy(n).into(),
+                TrackEventKind::Midi { message: MidiMessage::NoteOn { key, vel }, .. } if vel > 0 => {
+                    open[key.as_int() as usize] = Some(tick)
+                }
+                TrackEventKind::Midi {
+                    message: MidiMessage::NoteOff { key, .. } | MidiMessage::NoteOn { key, .. },
+                    ..
+                } => {
+                    if let Some(start) = open[key.as_int() as usize].take() {
+                        notes.push((key.as_int(), start, tick));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !notes.is_empty() {
+            notes.sort();
+            out.push((name, notes));
+        }
+    }
+    out
+}
