@@ -11,7 +11,8 @@ use sintra::pyramid::{decimate, upsample, vocabulary, Resolution};
 use sintra::read_clip;
 
 /// (file, bars, meter, tempo, tracks as name:notes) from the set's README.
-const EXPECTED: &[(&str, u32, (u8, u8), f64, &[(&str, usize)])] = &[
+type Expected = (&'static str, u32, (u8, u8), f64, &'static [(&'static str, usize)]);
+const EXPECTED: &[Expected] = &[
     (
         "bwv158-4_4track_ts44_pickup.mid",
         17,

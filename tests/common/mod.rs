@@ -26,8 +26,11 @@ pub fn valid_files() -> Vec<PathBuf> {
     files
 }
 
-/// Notes of a MIDI file in its own ticks, per track name: (pitch, start, end), sorted.
-pub fn raw_notes(bytes: &[u8]) -> Vec<(String, Vec<(u8, u64, u64)>)> {
+/// A track's name and its notes in ticks: (pitch, start, end), sorted.
+pub type RawTrack = (String, Vec<(u8, u64, u64)>);
+
+/// Notes of a MIDI file in its own ticks, per track.
+pub fn raw_notes(bytes: &[u8]) -> Vec<RawTrack> {
     use midly::{MetaMessage, MidiMessage, Smf, TrackEventKind};
     let smf = Smf::parse(bytes).unwrap();
     let mut out = Vec::new();
