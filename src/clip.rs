@@ -143,4 +143,30 @@ impl Clip {
     pub fn note_count(&self) -> usize {
         self.tracks.iter().map(|t| t.notes.len()).sum()
     }
+
+    /// Bars `first..=last` (1-based) as a clip of their own: notes are cut at the edges and
+    /// moved to start at step 0; the pickup stays only when bar 1 is kept.
+    pub fn select_bars(&self, first: u32, last: u32) -> Result<Clip, String> {
+        let bars = self.bars();
+        if first == 0 || first > last || last > bars {
+            return Err(format!("bars {first}:{last} are outside the clip's 1:{bars}"));
+        }
+        let spb = self.meta.steps_per_bar();
+        let (from, to) = ((first - 1) * spb, last * spb);
+        let tracks = self
+            .tracks
+            .iter()
+            .map(|t| Track {
+                notes: t
+                    .notes
+                    .iter()
+                    .filter(|n| n.end > from && n.start < to)
+                    .map(|n| Note { start: n.start.max(from) - from, end: n.end.min(to) - from, ..*n })
+                    .collect(),
+                ..t.clone()
+            })
+            .collect();
+        let meta = Meta { pickup: self.meta.pickup.filter(|_| first == 1), ..self.meta.clone() };
+        Ok(Clip { meta, tracks })
+    }
 }

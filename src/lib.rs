@@ -15,3 +15,7 @@ pub use clip::Clip;
 pub use error::FileError;
 pub use midi_in::read_clip;
 pub use midi_out::write_clip;
+pub mod device;
+pub mod model;
+pub mod model_file;
+pub mod train;

@@ -89,9 +89,14 @@ pub struct Encoded {
     pub steps: usize,
 }
 
-/// Encodes every track of `clip` over `bars` whole bars from step 0.
+/// Encodes every track of `clip` over its whole bars from step 0.
 pub fn encode(clip: &Clip) -> Encoded {
-    let steps = (clip.bars() * clip.meta.steps_per_bar()) as usize;
+    encode_bars(clip, clip.bars())
+}
+
+/// Encodes every track of `clip` over `bars` bars from step 0 (notes beyond are cut).
+pub fn encode_bars(clip: &Clip, bars: u32) -> Encoded {
+    let steps = (bars * clip.meta.steps_per_bar()) as usize;
     let mut dict = Dictionary::default();
     dict.token(0); // The rest is token 0.
     let rolls = clip.tracks.iter().map(|t| encode_track(t, steps, &mut dict)).collect();
@@ -104,12 +109,16 @@ fn encode_track(track: &Track, steps: usize, dict: &mut Dictionary) -> Roll {
     let mut vel_sum = vec![(0u32, 0u32); steps];
     for n in &track.notes {
         let bit = 1 << n.pitch;
-        for s in &mut sounding[n.start as usize..(n.end as usize).min(steps)] {
+        let at = n.start as usize;
+        if at >= steps {
+            continue;
+        }
+        for s in &mut sounding[at..(n.end as usize).min(steps)] {
             *s |= bit;
         }
-        onsets[n.start as usize] |= bit;
-        vel_sum[n.start as usize].0 += n.velocity as u32;
-        vel_sum[n.start as usize].1 += 1;
+        onsets[at] |= bit;
+        vel_sum[at].0 += n.velocity as u32;
+        vel_sum[at].1 += 1;
     }
     let tokens = sounding.iter().map(|&g| dict.token(g)).collect();
     let velocities = vel_sum.iter().map(|&(s, c)| (s + c / 2).checked_div(c).unwrap_or(0) as u8).collect();

@@ -1,0 +1,126 @@
+//! The smaller layers of a stage: seeded dropout, the feed-forward block, one Transformer-XL
+//! layer, and the 1x1 convolutions over the track axis.
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{layer_norm, linear, LayerNorm, Linear, VarBuilder};
+use rand::Rng as _;
+
+use super::attention::RelAttention;
+use super::Config;
+
+/// The random stream for initialisation and dropout; seeded, so training is repeatable
+/// (candle's own CPU generator cannot be seeded).
+pub type Rng = rand_chacha::ChaCha8Rng;
+
+/// Applies a linear layer to `[.., in]` as one 2-d matrix product (faster than a batched one).
+pub fn linear_2d(layer: &Linear, x: &Tensor) -> Result<Tensor> {
+    let dims = x.dims();
+    let last = dims[dims.len() - 1];
+    let rows = x.elem_count() / last;
+    let y = layer.forward(&x.reshape((rows, last))?)?;
+    let mut out = dims.to_vec();
+    out[dims.len() - 1] = y.dim(1)?;
+    y.reshape(out)
+}
+
+/// Inverted dropout with masks drawn from the training [`Rng`]; the identity without one.
+#[derive(Clone, Copy)]
+pub struct Dropout {
+    /// Probability of dropping a unit.
+    p: f32,
+}
+
+impl Dropout {
+    pub fn new(p: f32) -> Self {
+        Self { p }
+    }
+
+    pub fn forward(&self, x: &Tensor, rng: Option<&mut Rng>) -> Result<Tensor> {
+        let Some(rng) = rng.filter(|_| self.p > 0.0) else { return Ok(x.clone()) };
+        let keep = 1.0 / (1.0 - self.p);
+        let mask: Vec<f32> =
+            (0..x.elem_count()).map(|_| if rng.random::<f32>() < self.p { 0.0 } else { keep }).collect();
+        x * Tensor::from_vec(mask, x.shape(), x.device())?
+    }
+}
+
+/// Position-wise feed-forward block (ReLU) with residual and post-LN.
+pub struct FeedForward {
+    /// d_model -> d_inner.
+    up: Linear,
+    /// d_inner -> d_model.
+    down: Linear,
+    /// Post-LN.
+    norm: LayerNorm,
+    /// Dropout after the ReLU and after the second projection.
+    dropout: Dropout,
+}
+
+impl FeedForward {
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            up: linear(cfg.d_model, cfg.d_inner, vb.pp("up"))?,
+            down: linear(cfg.d_inner, cfg.d_model, vb.pp("down"))?,
+            norm: layer_norm(cfg.d_model, 1e-5, vb.pp("norm"))?,
+            dropout: Dropout::new(cfg.dropout),
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor, mut rng: Option<&mut Rng>) -> Result<Tensor> {
+        let h = self.dropout.forward(&linear_2d(&self.up, x)?.relu()?, rng.as_deref_mut())?;
+        let h = self.dropout.forward(&linear_2d(&self.down, &h)?, rng)?;
+        self.norm.forward(&(x + h)?)
+    }
+}
+
+/// One Transformer-XL layer: relative attention over [memory, segment], then feed-forward.
+pub struct XlLayer {
+    /// Attention sub-layer.
+    attn: RelAttention,
+    /// Feed-forward sub-layer.
+    ff: FeedForward,
+}
+
+impl XlLayer {
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(Self { attn: RelAttention::new(cfg, vb.pp("attn"))?, ff: FeedForward::new(cfg, vb.pp("ff"))? })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mem: &Tensor,
+        pos: &Tensor,
+        u: &Tensor,
+        v: &Tensor,
+        mask: &Tensor,
+        mut rng: Option<&mut Rng>,
+    ) -> Result<Tensor> {
+        let h = self.attn.forward(x, mem, pos, u, v, mask, rng.as_deref_mut())?;
+        self.ff.forward(&h, rng)
+    }
+}
+
+/// 1x1 convolutions over the track axis: `from` channels -> `hidden` -> `to`, ReLU between.
+///
+/// Track_multi2one is `tracks -> 16 -> 1`, Track_one2multi is `1 -> 16 -> tracks`.
+pub struct TrackMix {
+    /// First 1x1 convolution.
+    first: Linear,
+    /// Second 1x1 convolution.
+    second: Linear,
+}
+
+impl TrackMix {
+    pub fn new(from: usize, hidden: usize, to: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self { first: linear(from, hidden, vb.pp("conv1"))?, second: linear(hidden, to, vb.pp("conv2"))? })
+    }
+
+    /// `[B, from, T, d]` -> `[B, to, T, d]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.permute((0, 2, 3, 1))?.contiguous()?; // channels last
+        let y = linear_2d(&self.second, &linear_2d(&self.first, &x)?.relu()?)?;
+        y.permute((0, 3, 1, 2))?.contiguous()
+    }
+}

@@ -1,0 +1,304 @@
+//! One stage of the SinTra pyramid: shared token embedding, Track_multi2one, a Transformer-XL
+//! encoder with relative positions and a one-bar memory, Track_one2multi, and one linear head
+//! per track whose logits are masked to that track's own vocabulary.
+
+pub mod attention;
+pub mod layers;
+
+use candle_core::{DType, Device, Module, Result, Tensor, Var};
+use candle_nn::{embedding, linear, Embedding, Linear, VarBuilder, VarMap};
+use rand_distr::{Distribution, Normal, Uniform};
+use serde::{Deserialize, Serialize};
+
+use attention::{relative_positions, segment_mask};
+use layers::{linear_2d, Dropout, Rng, TrackMix, XlLayer};
+
+/// Channels between the track axis and the single sequence (the paper's 16).
+const TRACK_HIDDEN: usize = 16;
+/// Logit added to tokens outside a track's vocabulary.
+const MASKED: f32 = -1e9;
+
+/// Sizes and training rate of one stage.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Transformer-XL layers.
+    pub n_layer: usize,
+    /// Attention heads.
+    pub n_head: usize,
+    /// Size of one head.
+    pub d_head: usize,
+    /// Embedding and hidden size.
+    pub d_model: usize,
+    /// Feed-forward inner size.
+    pub d_inner: usize,
+    /// Dropout probability.
+    pub dropout: f32,
+    /// Peak learning rate of the cosine schedule.
+    pub lr: f64,
+}
+
+/// Named model sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// The paper's sizes: 6 layers, 8 heads of 32, d_model 256, d_inner 1024, dropout 0.09.
+    Paper,
+    /// Smaller and faster, reaches the same loss on our clips (see the README's figures).
+    Default,
+    /// A toy model for tests.
+    Tiny,
+}
+
+impl Preset {
+    pub fn config(self) -> Config {
+        match self {
+            Preset::Paper => Config {
+                n_layer: 6,
+                n_head: 8,
+                d_head: 32,
+                d_model: 256,
+                d_inner: 1024,
+                dropout: 0.09,
+                lr: 5e-4,
+            },
+            Preset::Default => Config {
+                n_layer: 2,
+                n_head: 4,
+                d_head: 32,
+                d_model: 128,
+                d_inner: 256,
+                dropout: 0.09,
+                lr: 2e-3,
+            },
+            Preset::Tiny => {
+                Config { n_layer: 1, n_head: 2, d_head: 16, d_model: 32, d_inner: 64, dropout: 0.0, lr: 1e-2 }
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Paper => "paper",
+            Preset::Default => "default",
+            Preset::Tiny => "tiny",
+        }
+    }
+}
+
+/// One stage's network.
+pub struct StageModel {
+    /// Token embedding shared by all tracks, `[vocab, d_model]`.
+    embedding: Embedding,
+    /// Track_multi2one: tracks -> 16 -> 1.
+    multi2one: TrackMix,
+    /// The Transformer-XL encoder.
+    layers: Vec<XlLayer>,
+    /// Content bias u ("r_w_bias"), `[heads, d_head]`, shared by all layers.
+    u: Tensor,
+    /// Position bias v ("r_r_bias"), `[heads, d_head]`.
+    v: Tensor,
+    /// Track_one2multi: 1 -> 16 -> tracks.
+    one2multi: TrackMix,
+    /// One output head per track.
+    heads: Vec<Linear>,
+    /// Additive logit mask `[1, tracks, 1, vocab]`: 0 inside each track's vocabulary.
+    vocab_mask: Tensor,
+    /// Dropout on embeddings, positions and the encoder output.
+    dropout: Dropout,
+    /// Sizes.
+    cfg: Config,
+}
+
+impl StageModel {
+    /// Builds the network; `allowed[k]` lists the tokens track `k` may produce at this stage.
+    pub fn new(cfg: Config, vocab: usize, allowed: &[Vec<u32>], vb: VarBuilder) -> Result<Self> {
+        let tracks = allowed.len();
+        let mut mask = vec![MASKED; tracks * vocab];
+        for (k, toks) in allowed.iter().enumerate() {
+            for &t in toks {
+                mask[k * vocab + t as usize] = 0.0;
+            }
+        }
+        let layers = (0..cfg.n_layer)
+            .map(|i| XlLayer::new(&cfg, vb.pp(format!("layer{i}"))))
+            .collect::<Result<_>>()?;
+        let heads = (0..tracks)
+            .map(|k| linear(cfg.d_model, vocab, vb.pp(format!("head{k}"))))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            embedding: embedding(vocab, cfg.d_model, vb.pp("embedding"))?,
+            multi2one: TrackMix::new(tracks, TRACK_HIDDEN, 1, vb.pp("multi2one"))?,
+            layers,
+            u: vb.get((cfg.n_head, cfg.d_head), "r_w_bias")?,
+            v: vb.get((cfg.n_head, cfg.d_head), "r_r_bias")?,
+            one2multi: TrackMix::new(1, TRACK_HIDDEN, tracks, vb.pp("one2multi"))?,
+            heads,
+            vocab_mask: Tensor::from_vec(mask, (1, tracks, 1, vocab), vb.device())?,
+            dropout: Dropout::new(cfg.dropout),
+            cfg,
+        })
+    }
+
+    /// Logits `[B, tracks, T, vocab]` for token bars `[B, tracks, T]`, and each layer's input
+    /// `[B, T, d_model]` (the memory for the bar that follows).
+    ///
+    /// Without `mems`, the `B` bars are consecutive and each bar's memory is the bar before it
+    /// in the batch (bar 0 has none): the whole clip in one step, with exactly the attention a
+    /// bar-by-bar Transformer-XL would have. With `mems` (one per layer), they are the memory.
+    /// `rng` turns dropout on (training).
+    pub fn forward(
+        &self,
+        tokens: &Tensor,
+        mems: Option<&[Tensor]>,
+        mut rng: Option<&mut Rng>,
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let (b, tracks, t) = tokens.dims3()?;
+        let d = self.cfg.d_model;
+        let dev = tokens.device();
+        let emb = (self.embedding.forward(tokens)? * (d as f64).sqrt())?;
+        let x = self.multi2one.forward(&emb)?.squeeze(1)?;
+        let mut x = self.dropout.forward(&x, rng.as_deref_mut())?;
+        let pos = self.dropout.forward(&relative_positions(2 * t, d, dev)?, rng.as_deref_mut())?;
+        let mask = segment_mask(if mems.is_some() { 1 } else { b }, t, mems.is_none(), dev)?;
+        let mut hids = Vec::with_capacity(self.layers.len());
+        for (l, layer) in self.layers.iter().enumerate() {
+            let mem = match mems {
+                Some(m) => m[l].clone(),
+                None => previous_bars(&x)?,
+            };
+            hids.push(x.clone());
+            x = layer.forward(&x, &mem, &pos, &self.u, &self.v, &mask, rng.as_deref_mut())?;
+        }
+        let x = self.dropout.forward(&x, rng)?;
+        let y = self.one2multi.forward(&x.unsqueeze(1)?)?; // [B, tracks, T, d]
+        let logits = (0..tracks)
+            .map(|k| linear_2d(&self.heads[k], &y.narrow(1, k, 1)?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((Tensor::cat(&logits, 1)?.broadcast_add(&self.vocab_mask)?, hids))
+    }
+}
+
+/// Each bar's memory in a batch of consecutive bars: the bar before it, zeros for bar 0;
+/// detached, as the Transformer-XL stops gradients at its memory.
+fn previous_bars(x: &Tensor) -> Result<Tensor> {
+    let (b, t, d) = x.dims3()?;
+    let zeros = Tensor::zeros((1, t, d), x.dtype(), x.device())?;
+    let mem = if b == 1 { zeros } else { Tensor::cat(&[&zeros, &x.narrow(0, 0, b - 1)?], 0)? };
+    Ok(mem.detach())
+}
+
+/// Seeded initialisation of every variable, in name order.
+///
+/// Transformer weights and biases u/v: normal(0, 0.02) as in Transformer-XL; layer norms:
+/// weight 1, bias 0; the small track convolutions and heads: uniform(+-1/sqrt(fan_in)) as
+/// PyTorch's default, so the track mixing does not start out near zero.
+pub fn init_weights(varmap: &VarMap, rng: &mut Rng) -> Result<()> {
+    let data = varmap.data().lock().expect("var map lock");
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    let normal = Normal::new(0f32, 0.02).expect("valid normal");
+    for name in names {
+        let var: &Var = &data[name];
+        let dims = var.dims().to_vec();
+        let n = var.elem_count();
+        let values: Vec<f32> = if name.contains("norm.") {
+            vec![if name.ends_with("weight") { 1.0 } else { 0.0 }; n]
+        } else if name.contains("conv") || name.contains("head") {
+            let fan_in = if name.ends_with("weight") { dims[1] } else { 1 };
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            let uniform = Uniform::new_inclusive(-bound, bound).expect("valid bound");
+            (0..n).map(|_| uniform.sample(rng)).collect()
+        } else if name.ends_with(".bias") {
+            vec![0.0; n]
+        } else {
+            (0..n).map(|_| normal.sample(rng)).collect()
+        };
+        var.set(&Tensor::from_vec(values, dims, var.device())?.to_dtype(DType::F32)?)?;
+    }
+    Ok(())
+}
+
+/// Number of scalar parameters in a var map.
+pub fn parameter_count(varmap: &VarMap) -> usize {
+    varmap.all_vars().iter().map(|v| v.elem_count()).sum()
+}
+
+/// A stage's network with its variables, built on `device`.
+pub fn build_stage(
+    cfg: Config,
+    vocab: usize,
+    allowed: &[Vec<u32>],
+    device: &Device,
+) -> Result<(VarMap, StageModel)> {
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+    let model = StageModel::new(cfg, vocab, allowed, vb)?;
+    Ok((varmap, model))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn tiny(tracks: usize, vocab: usize) -> (VarMap, StageModel) {
+        let allowed: Vec<Vec<u32>> = (0..tracks)
+            .map(|k| (0..vocab as u32).filter(|t| t % 2 == k as u32 % 2 || *t == 0).collect())
+            .collect();
+        let (vm, m) = build_stage(Preset::Tiny.config(), vocab, &allowed, &Device::Cpu).unwrap();
+        init_weights(&vm, &mut Rng::seed_from_u64(1)).unwrap();
+        (vm, m)
+    }
+
+    fn tokens(b: usize, k: usize, t: usize, seed: u32) -> Tensor {
+        let data: Vec<u32> = (0..b * k * t).map(|i| ((i as u32 * 7 + seed) % 5) * 2 % 6).collect();
+        Tensor::from_vec(data, (b, k, t), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn output_shapes_and_vocab_mask() {
+        let (_, m) = tiny(3, 6);
+        let (logits, hids) = m.forward(&tokens(5, 3, 4, 0), None, None).unwrap();
+        assert_eq!(logits.dims(), &[5, 3, 4, 6]);
+        assert_eq!(hids.len(), 1);
+        assert_eq!(hids[0].dims(), &[5, 4, 32]);
+        // Track 1 may only produce tokens 0, 1, 3, 5: the others are masked.
+        let l = logits.get(0).unwrap().get(1).unwrap().get(0).unwrap().to_vec1::<f32>().unwrap();
+        assert!(l[2] < -1e8 && l[4] < -1e8 && l[1] > -1e8, "{l:?}");
+    }
+
+    #[test]
+    fn causal_within_bar_and_across_bars() {
+        let (_, m) = tiny(2, 6);
+        let x = tokens(3, 2, 8, 0);
+        let (base, _) = m.forward(&x, None, None).unwrap();
+        // Change bar 1, step 5 of track 0.
+        let mut data = x.flatten_all().unwrap().to_vec1::<u32>().unwrap();
+        let at = 8 * 2 + 5;
+        data[at] = (data[at] + 2) % 6;
+        let (changed, _) =
+            m.forward(&Tensor::from_vec(data, (3, 2, 8), &Device::Cpu).unwrap(), None, None).unwrap();
+        let diff = (base - changed).unwrap().abs().unwrap();
+        let per_pos = diff.max(3).unwrap().max(1).unwrap().to_vec2::<f32>().unwrap(); // [B, T]
+        for (bar, row) in per_pos.iter().enumerate() {
+            for (step, &d) in row.iter().enumerate() {
+                if (bar, step) < (1, 5) {
+                    assert_eq!(d, 0.0, "bar {bar} step {step} saw a later input");
+                }
+            }
+        }
+        assert!(per_pos[1][5] > 0.0 && per_pos[2].iter().any(|&d| d > 0.0));
+    }
+
+    #[test]
+    fn explicit_memory_matches_batched_bars() {
+        // Bar 1 of a batch equals bar 1 run alone with bar 0's layer inputs as memory.
+        let (_, m) = tiny(2, 6);
+        let x = tokens(2, 2, 4, 3);
+        let (batched, hids) = m.forward(&x, None, None).unwrap();
+        let mems: Vec<Tensor> = hids.iter().map(|h| h.narrow(0, 0, 1).unwrap()).collect();
+        let (alone, _) = m.forward(&x.narrow(0, 1, 1).unwrap(), Some(&mems), None).unwrap();
+        let d = (batched.narrow(0, 1, 1).unwrap() - alone).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(d.to_scalar::<f32>().unwrap() < 1e-4);
+    }
+}

@@ -1,0 +1,260 @@
+//! Training the pyramid on one clip: stages in order, coarse to fine, each warm-started from the
+//! one before; each step takes the whole clip (every bar at once, each with the bar before it as
+//! its Transformer-XL memory), so a step costs about what one bar did in the reference.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::VarMap;
+use rand::SeedableRng;
+
+use crate::clip::Clip;
+use crate::model::layers::Rng;
+use crate::model::{build_stage, init_weights, parameter_count, Config, Preset, StageModel};
+use crate::model_file::{ModelMeta, SintraModel, Stage};
+use crate::pitch_group::{encode_bars, Encoded};
+use crate::pyramid::{vocabulary, Resolution};
+
+/// What to train and how.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Model sizes.
+    pub preset: Preset,
+    /// Stages, coarse to fine (the paper's three, or `[Sixteenth]` for the single-stage ablation).
+    pub resolutions: Vec<Resolution>,
+    /// Most steps per stage.
+    pub max_epochs: usize,
+    /// A stage stops once its training loss is at or below this.
+    pub target_loss: f32,
+    /// Seed for initialisation and dropout.
+    pub seed: u64,
+    /// CPU threads for the maths.
+    pub threads: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            preset: Preset::Default,
+            resolutions: Resolution::ALL.to_vec(),
+            max_epochs: 400,
+            target_loss: 0.01,
+            seed: 0,
+            threads: default_threads(),
+        }
+    }
+}
+
+/// All cores but one (so the host and its audio keep one), at least one.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
+/// A training report after each step.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Stage index, 0-based.
+    pub stage: usize,
+    /// Number of stages.
+    pub stages: usize,
+    /// The stage's resolution.
+    pub resolution: Resolution,
+    /// Steps done in this stage.
+    pub epoch: usize,
+    /// Most steps in this stage.
+    pub max_epochs: usize,
+    /// Mean cross-entropy (nats) over the clip's bars at this step.
+    pub loss: f32,
+    /// Time since training started.
+    pub elapsed: Duration,
+}
+
+/// How one stage went.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StageReport {
+    /// "4th", "8th" or "16th".
+    pub resolution: &'static str,
+    /// Steps taken.
+    pub epochs: usize,
+    /// Training loss at the last step.
+    pub final_loss: f32,
+    /// Wall time of the stage.
+    pub seconds: f64,
+}
+
+/// Why training did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The cancel flag was raised.
+    #[error("training was cancelled")]
+    Cancelled,
+    /// The clip cannot be trained on.
+    #[error("{0}")]
+    Clip(String),
+    /// The maths failed (out of memory, device error).
+    #[error("model error: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// The real tokens of every bar at one resolution: `[bars, tracks, tokens per bar]`.
+fn bars_at(enc: &Encoded, bars: usize, res: Resolution, device: &Device) -> candle_core::Result<Tensor> {
+    let tracks = enc.rolls.len();
+    let per_bar = enc.steps / bars / res.stride();
+    let data: Vec<u32> =
+        enc.rolls.iter().flat_map(|r| r.tokens.iter().step_by(res.stride()).copied()).collect();
+    Tensor::from_vec(data, (tracks, bars, per_bar), device)?.transpose(0, 1)?.contiguous()
+}
+
+/// Repeats every token along the last axis `factor` times.
+pub fn upsample_bars(x: &Tensor, factor: usize) -> candle_core::Result<Tensor> {
+    let (b, k, t) = x.dims3()?;
+    x.unsqueeze(3)?.broadcast_as((b, k, t, factor))?.contiguous()?.reshape((b, k, t * factor))
+}
+
+/// Mean cross-entropy of logits `[B, K, T, V]` against tokens `[B, K, T]`.
+pub fn loss(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let v = logits.dim(3)?;
+    candle_nn::loss::cross_entropy(&logits.reshape(((), v))?, &targets.flatten_all()?)
+}
+
+/// Trains the pyramid on `clip` (all of its bars, at least two), on `device`.
+///
+/// `progress` hears about every step; raising `cancel` stops at the next step with
+/// [`TrainError::Cancelled`].
+pub fn train(
+    clip: &Clip,
+    bars: u32,
+    opts: &TrainOptions,
+    device: &Device,
+    cancel: &AtomicBool,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<(SintraModel, Vec<StageReport>), TrainError> {
+    if bars < 2 {
+        return Err(TrainError::Clip(format!("training needs at least 2 bars, the clip has {bars}")));
+    }
+    if opts.resolutions.is_empty() {
+        return Err(TrainError::Clip("no stages to train".into()));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| TrainError::Clip(format!("cannot start {} threads: {e}", opts.threads)))?;
+    pool.install(|| train_in_pool(clip, bars, opts, device, cancel, progress))
+}
+
+fn train_in_pool(
+    clip: &Clip,
+    bars: u32,
+    opts: &TrainOptions,
+    device: &Device,
+    cancel: &AtomicBool,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<(SintraModel, Vec<StageReport>), TrainError> {
+    let start = Instant::now();
+    let enc = encode_bars(clip, bars);
+    let cfg = opts.preset.config();
+    let vocab = enc.dict.len();
+    let mut rng = Rng::seed_from_u64(opts.seed);
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut reports = Vec::new();
+    // Input of the current stage: bars 0..B-1 for the first, then the coarser predictions.
+    let mut inputs: Option<Tensor> = None;
+
+    for (si, &res) in opts.resolutions.iter().enumerate() {
+        let stage_start = Instant::now();
+        let real = bars_at(&enc, bars as usize, res, device)?;
+        let n = bars as usize - 1;
+        let targets = real.narrow(0, 1, n)?;
+        let input = match (&inputs, stages.last()) {
+            (Some(prev), Some(p)) => upsample_bars(prev, p.resolution.stride() / res.stride())?,
+            _ => real.narrow(0, 0, n)?,
+        };
+        let allowed: Vec<Vec<u32>> =
+            enc.rolls.iter().map(|r| vocabulary(&r.tokens, res).into_iter().collect()).collect();
+        let (varmap, model) = build_stage(cfg, vocab, &allowed, device)?;
+        match stages.last() {
+            Some(prev) => copy_vars(&prev.varmap, &varmap)?,
+            None => init_weights(&varmap, &mut rng)?,
+        }
+
+        let (epochs, final_loss) =
+            fit(&model, &varmap, &cfg, &input, &targets, opts, &mut rng, cancel, &mut |epoch, loss| {
+                progress(&Progress {
+                    stage: si,
+                    stages: opts.resolutions.len(),
+                    resolution: res,
+                    epoch,
+                    max_epochs: opts.max_epochs,
+                    loss,
+                    elapsed: start.elapsed(),
+                })
+            })?;
+
+        // The frozen stage's own prediction feeds the next stage.
+        let (logits, _) = model.forward(&input, None, None)?;
+        inputs = Some(logits.argmax(3)?.to_dtype(DType::U32)?);
+        reports.push(StageReport {
+            resolution: res.label(),
+            epochs,
+            final_loss,
+            seconds: stage_start.elapsed().as_secs_f64(),
+        });
+        stages.push(Stage { resolution: res, allowed, varmap, model });
+    }
+
+    let meta = ModelMeta::new(opts.preset, cfg, clip.clone(), bars, &enc.dict, &stages, opts.seed);
+    Ok((SintraModel { meta, stages, device: device.clone() }, reports))
+}
+
+/// Adam with the paper's betas over a cosine schedule until the target loss or the last epoch.
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    model: &StageModel,
+    varmap: &VarMap,
+    cfg: &Config,
+    input: &Tensor,
+    targets: &Tensor,
+    opts: &TrainOptions,
+    rng: &mut Rng,
+    cancel: &AtomicBool,
+    report: &mut dyn FnMut(usize, f32),
+) -> Result<(usize, f32), TrainError> {
+    let params = ParamsAdamW { lr: cfg.lr, beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
+    let mut opt = AdamW::new(varmap.all_vars(), params)?;
+    let mut last = f32::INFINITY;
+    for epoch in 1..=opts.max_epochs {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(TrainError::Cancelled);
+        }
+        let progress = (epoch - 1) as f64 / opts.max_epochs as f64;
+        opt.set_learning_rate(cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
+        let (logits, _) = model.forward(input, None, Some(rng))?;
+        let l = loss(&logits, targets)?;
+        opt.backward_step(&l)?;
+        last = l.to_scalar::<f32>()?;
+        report(epoch, last);
+        if last <= opts.target_loss {
+            return Ok((epoch, last));
+        }
+    }
+    Ok((opts.max_epochs, last))
+}
+
+/// Warm start: copies every variable of `from` into the same-named one of `to`.
+fn copy_vars(from: &VarMap, to: &VarMap) -> candle_core::Result<()> {
+    let src = from.data().lock().expect("var map lock");
+    let dst = to.data().lock().expect("var map lock");
+    for (name, var) in dst.iter() {
+        if let Some(s) = src.get(name) {
+            var.set(s.as_tensor())?;
+        }
+    }
+    Ok(())
+}
+
+/// Total parameters over all stages.
+pub fn total_parameters(stages: &[Stage]) -> usize {
+    stages.iter().map(|s| parameter_count(&s.varmap)).sum()
+}
