@@ -164,8 +164,9 @@ impl SintraModel {
         }
         let mut stages = Vec::new();
         for (i, (&resolution, allowed)) in meta.resolutions.iter().zip(&meta.allowed).enumerate() {
-            let (varmap, model) =
-                build_stage(meta.config, vocab, allowed, device).map_err(|e| damaged(e.to_string()))?;
+            let per_bar = (meta.clip.meta.steps_per_bar() as usize) / resolution.stride();
+            let (varmap, model) = build_stage(meta.config, vocab, per_bar, allowed, device)
+                .map_err(|e| damaged(e.to_string()))?;
             for (name, var) in varmap.data().lock().expect("var map lock").iter() {
                 let key = format!("stage{i}.{name}");
                 let t = tensors.get(&key).ok_or_else(|| damaged(format!("{key} is missing")))?;

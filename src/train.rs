@@ -20,8 +20,10 @@ use crate::pyramid::{vocabulary, Resolution};
 /// What to train and how.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
-    /// Model sizes.
+    /// The named sizes.
     pub preset: Preset,
+    /// The sizes used: the preset's, unless changed for an experiment.
+    pub config: Config,
     /// Stages, coarse to fine (the paper's three, or `[Sixteenth]` for the single-stage ablation).
     pub resolutions: Vec<Resolution>,
     /// Most steps per stage.
@@ -38,6 +40,7 @@ impl Default for TrainOptions {
     fn default() -> Self {
         Self {
             preset: Preset::Default,
+            config: Preset::Default.config(),
             resolutions: Resolution::ALL.to_vec(),
             max_epochs: 400,
             target_loss: 0.01,
@@ -154,7 +157,7 @@ fn train_in_pool(
 ) -> Result<(SintraModel, Vec<StageReport>), TrainError> {
     let start = Instant::now();
     let enc = encode_bars(clip, bars);
-    let cfg = opts.preset.config();
+    let cfg = opts.config;
     let vocab = enc.dict.len();
     let mut rng = Rng::seed_from_u64(opts.seed);
     let mut stages: Vec<Stage> = Vec::new();
@@ -173,10 +176,11 @@ fn train_in_pool(
         };
         let allowed: Vec<Vec<u32>> =
             enc.rolls.iter().map(|r| vocabulary(&r.tokens, res).into_iter().collect()).collect();
-        let (varmap, model) = build_stage(cfg, vocab, &allowed, device)?;
-        match stages.last() {
-            Some(prev) => copy_vars(&prev.varmap, &varmap)?,
-            None => init_weights(&varmap, &mut rng)?,
+        let per_bar = real.dim(2)?;
+        let (varmap, model) = build_stage(cfg, vocab, per_bar, &allowed, device)?;
+        init_weights(&varmap, &mut rng)?;
+        if let Some(prev) = stages.last() {
+            copy_vars(&prev.varmap, &varmap)?;
         }
 
         let (epochs, final_loss) =
@@ -234,6 +238,10 @@ fn fit(
         let l = loss(&logits, targets)?;
         opt.backward_step(&l)?;
         last = l.to_scalar::<f32>()?;
+        if cfg.dropout > 0.0 {
+            // The clip's loss as the model now stands, without dropout's noise.
+            last = loss(&model.forward(input, None, None)?.0, targets)?.to_scalar::<f32>()?;
+        }
         report(epoch, last);
         if last <= opts.target_loss {
             return Ok((epoch, last));
@@ -242,13 +250,15 @@ fn fit(
     Ok((opts.max_epochs, last))
 }
 
-/// Warm start: copies every variable of `from` into the same-named one of `to`.
+/// Warm start: copies every variable of `from` into the same-named one of `to` of the same
+/// shape (the bar-position table of a finer stage keeps its own initialisation).
 fn copy_vars(from: &VarMap, to: &VarMap) -> candle_core::Result<()> {
     let src = from.data().lock().expect("var map lock");
     let dst = to.data().lock().expect("var map lock");
     for (name, var) in dst.iter() {
-        if let Some(s) = src.get(name) {
-            var.set(s.as_tensor())?;
+        match src.get(name) {
+            Some(s) if s.dims() == var.dims() => var.set(s.as_tensor())?,
+            _ => {}
         }
     }
     Ok(())

@@ -156,9 +156,9 @@ mod tests {
         let data: Vec<f32> = (0..qlen).flat_map(|_| (0..klen).map(|c| (klen - 1 - c) as f32)).collect();
         let x = Tensor::from_vec(data, (1, qlen, klen), &Device::Cpu).unwrap();
         let y = rel_shift(&x).unwrap().squeeze(0).unwrap().to_vec2::<f32>().unwrap();
-        for i in 0..qlen {
-            for j in 0..=mlen + i {
-                assert_eq!(y[i][j], (mlen + i - j) as f32, "({i},{j})");
+        for (i, row) in y.iter().enumerate() {
+            for (j, &got) in row.iter().enumerate().take(mlen + i + 1) {
+                assert_eq!(got, (mlen + i - j) as f32, "({i},{j})");
             }
         }
     }

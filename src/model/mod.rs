@@ -59,7 +59,7 @@ impl Preset {
                 d_model: 256,
                 d_inner: 1024,
                 dropout: 0.09,
-                lr: 5e-4,
+                lr: 5e-3,
             },
             Preset::Default => Config {
                 n_layer: 2,
@@ -67,8 +67,8 @@ impl Preset {
                 d_head: 32,
                 d_model: 128,
                 d_inner: 256,
-                dropout: 0.09,
-                lr: 2e-3,
+                dropout: 0.0,
+                lr: 3e-2,
             },
             Preset::Tiny => {
                 Config { n_layer: 1, n_head: 2, d_head: 16, d_model: 32, d_inner: 64, dropout: 0.0, lr: 1e-2 }
@@ -91,6 +91,9 @@ pub struct StageModel {
     embedding: Embedding,
     /// Track_multi2one: tracks -> 16 -> 1.
     multi2one: TrackMix,
+    /// Learned embedding of the position inside the bar, `[tokens per bar, d_model]` (not in
+    /// the paper: relative attention alone cannot tell which beat it predicts; see the README).
+    bar_position: Tensor,
     /// The Transformer-XL encoder.
     layers: Vec<XlLayer>,
     /// Content bias u ("r_w_bias"), `[heads, d_head]`, shared by all layers.
@@ -110,8 +113,15 @@ pub struct StageModel {
 }
 
 impl StageModel {
-    /// Builds the network; `allowed[k]` lists the tokens track `k` may produce at this stage.
-    pub fn new(cfg: Config, vocab: usize, allowed: &[Vec<u32>], vb: VarBuilder) -> Result<Self> {
+    /// Builds the network for bars of `per_bar` tokens; `allowed[k]` lists the tokens track
+    /// `k` may produce at this stage.
+    pub fn new(
+        cfg: Config,
+        vocab: usize,
+        per_bar: usize,
+        allowed: &[Vec<u32>],
+        vb: VarBuilder,
+    ) -> Result<Self> {
         let tracks = allowed.len();
         let mut mask = vec![MASKED; tracks * vocab];
         for (k, toks) in allowed.iter().enumerate() {
@@ -128,6 +138,7 @@ impl StageModel {
         Ok(Self {
             embedding: embedding(vocab, cfg.d_model, vb.pp("embedding"))?,
             multi2one: TrackMix::new(tracks, TRACK_HIDDEN, 1, vb.pp("multi2one"))?,
+            bar_position: vb.get((per_bar, cfg.d_model), "bar_position")?,
             layers,
             u: vb.get((cfg.n_head, cfg.d_head), "r_w_bias")?,
             v: vb.get((cfg.n_head, cfg.d_head), "r_r_bias")?,
@@ -155,8 +166,10 @@ impl StageModel {
         let (b, tracks, t) = tokens.dims3()?;
         let d = self.cfg.d_model;
         let dev = tokens.device();
-        let emb = (self.embedding.forward(tokens)? * (d as f64).sqrt())?;
+        let scale = (d as f64).sqrt();
+        let emb = (self.embedding.forward(tokens)? * scale)?;
         let x = self.multi2one.forward(&emb)?.squeeze(1)?;
+        let x = x.broadcast_add(&self.bar_position.narrow(0, 0, t)?.unsqueeze(0)?)?;
         let mut x = self.dropout.forward(&x, rng.as_deref_mut())?;
         let pos = self.dropout.forward(&relative_positions(2 * t, d, dev)?, rng.as_deref_mut())?;
         let mask = segment_mask(if mems.is_some() { 1 } else { b }, t, mems.is_none(), dev)?;
@@ -227,12 +240,13 @@ pub fn parameter_count(varmap: &VarMap) -> usize {
 pub fn build_stage(
     cfg: Config,
     vocab: usize,
+    per_bar: usize,
     allowed: &[Vec<u32>],
     device: &Device,
 ) -> Result<(VarMap, StageModel)> {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
-    let model = StageModel::new(cfg, vocab, allowed, vb)?;
+    let model = StageModel::new(cfg, vocab, per_bar, allowed, vb)?;
     Ok((varmap, model))
 }
 
@@ -245,7 +259,7 @@ mod tests {
         let allowed: Vec<Vec<u32>> = (0..tracks)
             .map(|k| (0..vocab as u32).filter(|t| t % 2 == k as u32 % 2 || *t == 0).collect())
             .collect();
-        let (vm, m) = build_stage(Preset::Tiny.config(), vocab, &allowed, &Device::Cpu).unwrap();
+        let (vm, m) = build_stage(Preset::Tiny.config(), vocab, 8, &allowed, &Device::Cpu).unwrap();
         init_weights(&vm, &mut Rng::seed_from_u64(1)).unwrap();
         (vm, m)
     }

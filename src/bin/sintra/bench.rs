@@ -1,0 +1,77 @@
+//! `sintra bench`: training figures for both presets on one clip (figures, not a timed test).
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use candle_core::Device;
+use sintra::model::Preset;
+use sintra::train::{total_parameters, train, TrainOptions};
+use sintra::{read_clip, FileError};
+
+/// Peak resident memory of this process in MiB (Linux), after resetting it with `reset`.
+fn peak_rss_mib(reset: bool) -> Option<f64> {
+    if reset {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        return None;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn run(
+    file: &Path,
+    bars: (u32, u32),
+    presets: &[Preset],
+    threads: usize,
+    max_epochs: usize,
+) -> Result<(), FileError> {
+    let clip = read_clip(file)?.select_bars(bars.0, bars.1).map_err(|e| FileError::new(file, e))?;
+    let n = bars.1 - bars.0 + 1;
+    println!(
+        "clip: {} bars {}:{} ({} tracks), target loss 0.01, {} threads, CPU",
+        file.display(),
+        bars.0,
+        bars.1,
+        clip.tracks.len(),
+        threads
+    );
+    println!(
+        "{:<8} {:>10} {:>6} {:>12} {:>8} {:>10} {:>10}",
+        "preset", "params", "stage", "s/step", "epochs", "seconds", "loss"
+    );
+    for &preset in presets {
+        peak_rss_mib(true);
+        let opts =
+            TrainOptions { preset, config: preset.config(), threads, max_epochs, ..Default::default() };
+        let cancel = AtomicBool::new(false);
+        let (model, reports) = train(&clip, n, &opts, &Device::Cpu, &cancel, &mut |_| {})
+            .map_err(|e| FileError::new(file, e.to_string()))?;
+        let params = total_parameters(&model.stages);
+        let mut total = 0.0;
+        for r in &reports {
+            total += r.seconds;
+            let reached = if r.final_loss <= 0.01 { "" } else { " (not reached)" };
+            println!(
+                "{:<8} {:>10} {:>6} {:>12.4} {:>8} {:>10.2} {:>10.4}{reached}",
+                preset.name(),
+                params,
+                r.resolution,
+                r.seconds / r.epochs as f64,
+                r.epochs,
+                r.seconds,
+                r.final_loss
+            );
+        }
+        let all = reports.iter().all(|r| r.final_loss <= 0.01);
+        let peak = peak_rss_mib(false).map_or("n/a".into(), |m| format!("{m:.0} MiB"));
+        println!(
+            "{:<8} total {:.2} s to {} at all stages; peak memory {peak}",
+            preset.name(),
+            total,
+            if all { "reach 0.01" } else { "the epoch limit" }
+        );
+    }
+    Ok(())
+}
