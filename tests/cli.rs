@@ -114,3 +114,57 @@ fn convert_round_trips_a_chorale() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!out_path.exists());
 }
+
+#[test]
+fn train_writes_a_model_and_reports_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("m.sintra");
+    let f = midi("bwv282_4track_ts34_pickup.mid");
+    let args = ["train", f.to_str().unwrap(), "--bars", "1:4", "--preset", "tiny", "--max-epochs", "3"];
+    let out = sintra(
+        &[&args[..], &["--threads", "1", "--json", "--device", "auto", "--out", out_path.to_str().unwrap()]]
+            .concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("training on cpu"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, vec!["device", "parameters", "preset", "seconds", "stages"]);
+    assert_eq!((v["device"].as_str(), v["preset"].as_str()), (Some("cpu"), Some("tiny")));
+    assert!(v["parameters"].as_u64().unwrap() > 1000);
+    let stages = v["stages"].as_array().unwrap();
+    let res: Vec<_> = stages.iter().map(|s| s["resolution"].as_str().unwrap()).collect();
+    assert_eq!(res, vec!["4th", "8th", "16th"]);
+    for s in stages {
+        assert_eq!(s["epochs"], 3);
+        assert!(s["final_loss"].as_f64().unwrap() > 0.0 && s["seconds"].as_f64().is_some());
+    }
+    let model = sintra::model_file::SintraModel::load(&out_path, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(model.meta.bars, 4);
+    assert_eq!(model.meta.clip.meta.time_sig.num, 3);
+}
+
+#[test]
+fn train_refuses_bad_options_and_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("m.sintra");
+    let o = out_path.to_str().unwrap();
+    let f = midi("bwv349_4track_ts34.mid");
+    let f = f.to_str().unwrap();
+    let out = sintra(&["train", f, "--bars", "5:99", "--out", o]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with(&format!("sintra: {f}: bars 5:99 are outside the clip's 1:16")),
+        "{}",
+        stderr(&out)
+    );
+    let out = sintra(&["train", f, "--device", "cuda", "--out", o]);
+    assert_eq!(out.status.code(), Some(2));
+    if !cfg!(feature = "cuda") {
+        assert!(stderr(&out).contains("no CUDA support"), "{}", stderr(&out));
+    }
+    let bad = midi("malformed_truncated_half.mid");
+    let out = sintra(&["train", bad.to_str().unwrap(), "--out", o]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out_path.exists());
+}

@@ -124,23 +124,19 @@ impl RelAttention {
     }
 }
 
-/// Additive attention mask `[B, 1, qlen, 2*qlen]` for segments whose memory is the previous
-/// segment: causal inside the segment; the memory of segment 0 is masked when `first_empty`.
-pub fn segment_mask(b: usize, qlen: usize, first_empty: bool, device: &Device) -> Result<Tensor> {
+/// Additive attention mask `[1, 1, qlen, 2*qlen]` for a segment whose memory is the previous
+/// segment: causal inside the segment; with `memory` false the memory is masked out too.
+pub fn segment_mask(qlen: usize, memory: bool, device: &Device) -> Result<Tensor> {
     let klen = 2 * qlen;
-    let mut data = vec![0f32; b * qlen * klen];
-    for s in 0..b {
-        for i in 0..qlen {
-            for j in 0..klen {
-                let future = j > qlen + i;
-                let no_memory = s == 0 && first_empty && j < qlen;
-                if future || no_memory {
-                    data[(s * qlen + i) * klen + j] = f32::NEG_INFINITY;
-                }
+    let mut data = vec![0f32; qlen * klen];
+    for i in 0..qlen {
+        for j in 0..klen {
+            if j > qlen + i || (!memory && j < qlen) {
+                data[i * klen + j] = f32::NEG_INFINITY;
             }
         }
     }
-    Tensor::from_vec(data, (b, 1, qlen, klen), device)?.to_dtype(DType::F32)
+    Tensor::from_vec(data, (1, 1, qlen, klen), device)?.to_dtype(DType::F32)
 }
 
 #[cfg(test)]

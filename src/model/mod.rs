@@ -106,6 +106,12 @@ pub struct StageModel {
     heads: Vec<Linear>,
     /// Additive logit mask `[1, tracks, 1, vocab]`: 0 inside each track's vocabulary.
     vocab_mask: Tensor,
+    /// Sinusoidal embeddings of the distances in [memory, bar], `[2 * per_bar, d_model]`.
+    positions: Tensor,
+    /// Attention mask of a bar with its memory, `[1, 1, per_bar, 2 * per_bar]`.
+    with_memory: Tensor,
+    /// Attention mask of a bar without memory (the first).
+    without_memory: Tensor,
     /// Dropout on embeddings, positions and the encoder output.
     dropout: Dropout,
     /// Sizes.
@@ -145,6 +151,9 @@ impl StageModel {
             one2multi: TrackMix::new(1, TRACK_HIDDEN, tracks, vb.pp("one2multi"))?,
             heads,
             vocab_mask: Tensor::from_vec(mask, (1, tracks, 1, vocab), vb.device())?,
+            positions: relative_positions(2 * per_bar, cfg.d_model, vb.device())?,
+            with_memory: segment_mask(per_bar, true, vb.device())?,
+            without_memory: segment_mask(per_bar, false, vb.device())?,
             dropout: Dropout::new(cfg.dropout),
             cfg,
         })
@@ -165,14 +174,23 @@ impl StageModel {
     ) -> Result<(Tensor, Vec<Tensor>)> {
         let (b, tracks, t) = tokens.dims3()?;
         let d = self.cfg.d_model;
-        let dev = tokens.device();
+        if 2 * t != self.positions.dim(0)? {
+            candle_core::bail!("bars of {t} tokens given to a stage of {}", self.positions.dim(0)? / 2);
+        }
         let scale = (d as f64).sqrt();
         let emb = (self.embedding.forward(tokens)? * scale)?;
         let x = self.multi2one.forward(&emb)?.squeeze(1)?;
         let x = x.broadcast_add(&self.bar_position.narrow(0, 0, t)?.unsqueeze(0)?)?;
         let mut x = self.dropout.forward(&x, rng.as_deref_mut())?;
-        let pos = self.dropout.forward(&relative_positions(2 * t, d, dev)?, rng.as_deref_mut())?;
-        let mask = segment_mask(if mems.is_some() { 1 } else { b }, t, mems.is_none(), dev)?;
+        let pos = self.dropout.forward(&self.positions, rng.as_deref_mut())?;
+        let mask = match (mems, b) {
+            (Some(_), _) => self.with_memory.clone(),
+            (None, 1) => self.without_memory.clone(),
+            (None, _) => {
+                let rest = self.with_memory.broadcast_as((b - 1, 1, t, 2 * t))?;
+                Tensor::cat(&[&self.without_memory, &rest], 0)?
+            }
+        };
         let mut hids = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
             let mem = match mems {
@@ -255,11 +273,11 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    fn tiny(tracks: usize, vocab: usize) -> (VarMap, StageModel) {
+    fn tiny(tracks: usize, vocab: usize, per_bar: usize) -> (VarMap, StageModel) {
         let allowed: Vec<Vec<u32>> = (0..tracks)
             .map(|k| (0..vocab as u32).filter(|t| t % 2 == k as u32 % 2 || *t == 0).collect())
             .collect();
-        let (vm, m) = build_stage(Preset::Tiny.config(), vocab, 8, &allowed, &Device::Cpu).unwrap();
+        let (vm, m) = build_stage(Preset::Tiny.config(), vocab, per_bar, &allowed, &Device::Cpu).unwrap();
         init_weights(&vm, &mut Rng::seed_from_u64(1)).unwrap();
         (vm, m)
     }
@@ -271,7 +289,7 @@ mod tests {
 
     #[test]
     fn output_shapes_and_vocab_mask() {
-        let (_, m) = tiny(3, 6);
+        let (_, m) = tiny(3, 6, 4);
         let (logits, hids) = m.forward(&tokens(5, 3, 4, 0), None, None).unwrap();
         assert_eq!(logits.dims(), &[5, 3, 4, 6]);
         assert_eq!(hids.len(), 1);
@@ -283,7 +301,7 @@ mod tests {
 
     #[test]
     fn causal_within_bar_and_across_bars() {
-        let (_, m) = tiny(2, 6);
+        let (_, m) = tiny(2, 6, 8);
         let x = tokens(3, 2, 8, 0);
         let (base, _) = m.forward(&x, None, None).unwrap();
         // Change bar 1, step 5 of track 0.
@@ -307,7 +325,7 @@ mod tests {
     #[test]
     fn explicit_memory_matches_batched_bars() {
         // Bar 1 of a batch equals bar 1 run alone with bar 0's layer inputs as memory.
-        let (_, m) = tiny(2, 6);
+        let (_, m) = tiny(2, 6, 4);
         let x = tokens(2, 2, 4, 3);
         let (batched, hids) = m.forward(&x, None, None).unwrap();
         let mems: Vec<Tensor> = hids.iter().map(|h| h.narrow(0, 0, 1).unwrap()).collect();
