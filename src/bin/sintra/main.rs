@@ -1,6 +1,8 @@
 //! `sintra`: the headless command line (inspect, convert, train, generate, evaluate).
 
 mod bench;
+mod eval;
+mod generate;
 mod inspect;
 mod train;
 
@@ -8,6 +10,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sintra::device::DeviceChoice;
+use sintra::midi_in::parse_clip;
+use sintra::FileError;
+
+/// The bundled clip, used by `continue` without a file.
+const BUNDLED: &[u8] = include_bytes!("../../../assets/bwv227-1_4track_ts44.mid");
+const BUNDLED_PATH: &str = "assets/bwv227-1_4track_ts44.mid";
 
 /// Learn one multi-track MIDI clip with the SinTra pyramid and generate new bars.
 #[derive(Parser)]
@@ -33,6 +42,70 @@ enum Command {
         input: PathBuf,
         /// The MIDI file to write.
         output: PathBuf,
+    },
+    /// Sample new bars from a trained model and write them as MIDI.
+    Generate {
+        /// The model file (from `sintra train`).
+        model: PathBuf,
+        /// Bars to generate.
+        #[arg(long, default_value_t = 32)]
+        bars: usize,
+        /// Seed of the sampling (variation k uses seed + k - 1).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        gen: generate::GenArgs,
+        /// Number of variations, written as FILE-1.mid ... FILE-K.mid.
+        #[arg(long, default_value_t = 1)]
+        variations: usize,
+        /// Output MIDI file (default: <model name>.mid here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the clip followed by the new bars.
+        #[arg(long)]
+        include_clip: bool,
+        /// Where to sample: cpu, cuda or auto.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceChoice,
+    },
+    /// Learn a clip and continue it in one go (without FILE: the bundled chorale). Writes the
+    /// clip followed by the new bars.
+    Continue {
+        /// The MIDI file to continue.
+        file: Option<PathBuf>,
+        /// Bars to generate.
+        #[arg(long, default_value_t = 32)]
+        generate: usize,
+        #[command(flatten)]
+        opts: train::TrainArgs,
+        #[command(flatten)]
+        gen: generate::GenArgs,
+        /// Output MIDI file (default: <clip name>-continued.mid here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write only the new bars, without the clip.
+        #[arg(long)]
+        without_clip: bool,
+        /// Also save the trained model here.
+        #[arg(long)]
+        model_out: Option<PathBuf>,
+    },
+    /// Compare generated MIDI files with the reference clip.
+    Eval {
+        /// The reference clip.
+        reference: PathBuf,
+        /// Generated files.
+        #[arg(required = true)]
+        generated: Vec<PathBuf>,
+        /// Bars of the reference to compare with (1-based, inclusive).
+        #[arg(long, value_parser = train::parse_bars)]
+        ref_bars: Option<(u32, u32)>,
+        /// Bars of each generated file to compare (e.g. a clip's own later bars as a yardstick).
+        #[arg(long, value_parser = train::parse_bars)]
+        gen_bars: Option<(u32, u32)>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Print training figures for the presets on a 12-bar chorale (seconds per step, epochs
     /// and seconds to reach loss 0.01, peak memory).
@@ -70,6 +143,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect { file, json } => inspect::run(&file, json),
         Command::Convert { input, output } => inspect::convert(&input, &output),
+        Command::Generate { model, bars, seed, gen, variations, out, include_clip, device } => {
+            generate::run(&model, &gen, seed, bars, variations, out, include_clip, device)
+        }
+        Command::Continue { file, generate: bars, opts, gen, out, without_clip, model_out } => {
+            continue_clip(file, bars, &opts, &gen, out, without_clip, model_out)
+        }
+        Command::Eval { reference, generated, ref_bars, gen_bars, json } => {
+            eval::run(&reference, &generated, ref_bars, gen_bars, json)
+        }
         Command::Bench { file, threads, max_epochs, presets } => {
             bench::run(&file, (1, 12), &presets, threads, max_epochs)
         }
@@ -82,4 +164,39 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `sintra continue`: train on the clip, then write it followed by new bars.
+fn continue_clip(
+    file: Option<PathBuf>,
+    bars: usize,
+    opts: &train::TrainArgs,
+    gen: &generate::GenArgs,
+    out: Option<PathBuf>,
+    without_clip: bool,
+    model_out: Option<PathBuf>,
+) -> Result<(), FileError> {
+    let (path, clip) = match file {
+        Some(f) => {
+            let clip = sintra::read_clip(&f)?;
+            (f, clip)
+        }
+        None => {
+            let path = PathBuf::from(BUNDLED_PATH);
+            let clip = parse_clip(BUNDLED, "bwv227-1_4track_ts44").map_err(|e| FileError::new(&path, e))?;
+            (path, clip)
+        }
+    };
+    let (model, reports, seconds) = train::learn(&path, clip, opts)?;
+    let losses: Vec<String> = reports.iter().map(|r| format!("{} {:.4}", r.resolution, r.final_loss)).collect();
+    eprintln!("trained in {seconds:.1} s (loss {})", losses.join(", "));
+    if let Some(m) = model_out {
+        model.save(&m)?;
+    }
+    let out = out.unwrap_or_else(|| {
+        let stem = path.file_stem().map_or_else(|| "clip".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from(format!("{stem}-continued.mid"))
+    });
+    generate::write_variations(&model, &path, gen, opts.seed, bars, 1, &out, !without_clip)?;
+    Ok(())
 }

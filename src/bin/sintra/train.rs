@@ -12,7 +12,7 @@ use sintra::model::Preset;
 use sintra::model_file::SintraModel;
 use sintra::pyramid::Resolution;
 use sintra::train::{default_threads, total_parameters, train, StageReport, TrainOptions};
-use sintra::{read_clip, FileError};
+use sintra::{read_clip, Clip, FileError};
 
 /// Options shared by `train` and `continue`.
 #[derive(Args, Clone)]
@@ -43,7 +43,7 @@ pub struct TrainArgs {
     pub single_stage: bool,
 }
 
-fn parse_bars(s: &str) -> Result<(u32, u32), String> {
+pub fn parse_bars(s: &str) -> Result<(u32, u32), String> {
     let (a, b) = s.split_once(':').ok_or("expected FIRST:LAST, e.g. 1:12")?;
     let a: u32 = a.trim().parse().map_err(|_| format!("bad first bar '{a}'"))?;
     let b: u32 = b.trim().parse().map_err(|_| format!("bad last bar '{b}'"))?;
@@ -63,9 +63,9 @@ struct TrainReport {
     stages: Vec<StageReport>,
 }
 
-/// Reads, trains and returns the model and its report, showing progress on stderr.
-pub fn learn(file: &Path, args: &TrainArgs) -> Result<(SintraModel, Vec<StageReport>, f64), FileError> {
-    let clip = read_clip(file)?;
+/// Trains on `clip` (read from `file`) and returns the model and its report, showing
+/// progress on stderr.
+pub fn learn(file: &Path, clip: Clip, args: &TrainArgs) -> Result<(SintraModel, Vec<StageReport>, f64), FileError> {
     let (clip, bars) = match args.bars {
         Some((a, b)) => (clip.select_bars(a, b).map_err(|e| FileError::new(file, e))?, b - a + 1),
         None => {
@@ -113,7 +113,7 @@ pub fn learn(file: &Path, args: &TrainArgs) -> Result<(SintraModel, Vec<StageRep
 }
 
 pub fn run(file: &Path, args: &TrainArgs, out: Option<PathBuf>, json: bool) -> Result<(), FileError> {
-    let (model, reports, seconds) = learn(file, args)?;
+    let (model, reports, seconds) = learn(file, read_clip(file)?, args)?;
     let out = out.unwrap_or_else(|| default_model_path(file));
     model.save(&out)?;
     let report = TrainReport {

@@ -1,0 +1,205 @@
+//! Coarse-to-fine generation, bar by bar: stage 1 predicts the next bar from the last one (its
+//! Transformer-XL memory carrying across bars), the finer stages refine it from the upsampled
+//! coarser bar, each with its own memory. Bars come out one at a time, so a caller can play
+//! the first while the rest are sampled.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::{Device, Result, Tensor};
+use rand::{Rng as _, SeedableRng};
+
+use crate::clip::{Clip, Track};
+use crate::model::layers::Rng;
+use crate::model_file::SintraModel;
+use crate::pitch_group::{decode, encode_bars};
+use crate::sampling::{sample_top_p, softmax};
+use crate::train::upsample_bars;
+
+/// Where generation starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Primer {
+    /// From the clip's last bar: the output continues the clip.
+    LastBar,
+    /// From a real bar drawn with the seed, as in the paper.
+    RandomBar,
+}
+
+/// Sampling settings.
+#[derive(Clone, Debug)]
+pub struct GenerateOptions {
+    /// Seed of the sampling stream.
+    pub seed: u64,
+    /// Nucleus mass per stage, coarse to fine (0 = argmax); the paper's 0.9 / 0.3 / 0.3.
+    pub top_p: Vec<f32>,
+    /// Softmax temperature for every stage (1 = the model's own distribution). A model that
+    /// has learned its clip to loss 0.01 replays it at 1; 3 (the default) keeps about as many
+    /// pitch groups and copies under a quarter of the bars (README, quality).
+    pub temperature: f32,
+    /// Where to start.
+    pub primer: Primer,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self { seed: 0, top_p: vec![0.9, 0.3, 0.3], temperature: 3.0, primer: Primer::LastBar }
+    }
+}
+
+/// Samples bars one after the other from a trained model.
+pub struct Generator<'m> {
+    /// The model.
+    model: &'m SintraModel,
+    /// Settings.
+    opts: GenerateOptions,
+    /// Sampling stream.
+    rng: Rng,
+    /// Per stage, the memory for its next input (the layer inputs of the bar before).
+    mems: Vec<Option<Vec<Tensor>>>,
+    /// The last bar at the first stage's resolution, `[1, tracks, tokens]`.
+    last: Tensor,
+    /// The clip bar generation started from (0-based).
+    pub primer_bar: usize,
+}
+
+impl<'m> Generator<'m> {
+    /// Primes every stage's memory with the clip up to the primer bar.
+    pub fn new(model: &'m SintraModel, opts: GenerateOptions) -> Result<Self> {
+        let mut rng = Rng::seed_from_u64(opts.seed);
+        let meta = &model.meta;
+        let bars = meta.bars as usize;
+        let primer_bar = match opts.primer {
+            Primer::LastBar => bars - 1,
+            Primer::RandomBar => rng.random_range(0..bars),
+        };
+        let enc = encode_bars(&meta.clip, meta.bars);
+        let dev = &model.device;
+        let real = |stride: usize| -> Result<Tensor> {
+            let per_bar = enc.steps / bars / stride;
+            let data: Vec<u32> = enc.rolls.iter().flat_map(|r| r.tokens.iter().step_by(stride).copied()).collect();
+            Tensor::from_vec(data, (enc.rolls.len(), bars, per_bar), dev)?.transpose(0, 1)?.contiguous()
+        };
+        let mut mems = Vec::new();
+        let mut last = None;
+        for (s, stage) in model.stages.iter().enumerate() {
+            let stride = stage.resolution.stride();
+            // Stage inputs over the clip: real bars for the first stage, the upsampled real
+            // coarser bars (what the converged coarser stage predicts) for the others.
+            let inputs = match s {
+                0 => real(stride)?,
+                _ => {
+                    let coarse = model.stages[s - 1].resolution.stride();
+                    upsample_bars(&real(coarse)?, coarse / stride)?
+                }
+            };
+            if s == 0 {
+                last = Some(inputs.narrow(0, primer_bar, 1)?);
+            }
+            // The first stage's next input is the primer bar, so its memory is the bar before;
+            // a finer stage's next input is the new bar, so its memory is the primer bar.
+            let upto = if s == 0 { primer_bar } else { primer_bar + 1 };
+            mems.push(if upto == 0 {
+                None
+            } else {
+                let (_, hids) = stage.model.forward(&inputs.narrow(0, 0, upto)?, None, None)?;
+                Some(hids.iter().map(|h| h.narrow(0, upto - 1, 1)).collect::<Result<Vec<_>>>()?)
+            });
+        }
+        let last = last.expect("a model has stages");
+        Ok(Self { model, opts, rng, mems, last, primer_bar })
+    }
+
+    /// Samples the next bar: per track, its tokens at the finest stage's resolution.
+    pub fn next_bar(&mut self) -> Result<Vec<Vec<u32>>> {
+        let mut input = self.last.clone();
+        let mut bar = Vec::new();
+        for (s, stage) in self.model.stages.iter().enumerate() {
+            if s > 0 {
+                let factor = self.model.stages[s - 1].resolution.stride() / stage.resolution.stride();
+                input = upsample_bars(&bar_tensor(&bar, &self.model.device)?, factor)?;
+            }
+            let (logits, hids) = stage.model.forward(&input, self.mems[s].as_deref(), None)?;
+            self.mems[s] = Some(hids);
+            let p = self.opts.top_p.get(s).copied().unwrap_or(0.0);
+            bar = self.sample(&logits, p)?;
+            if s == 0 {
+                self.last = bar_tensor(&bar, &self.model.device)?;
+            }
+        }
+        Ok(bar)
+    }
+
+    /// Samples every (track, position) of logits `[1, tracks, T, vocab]`.
+    fn sample(&mut self, logits: &Tensor, p: f32) -> Result<Vec<Vec<u32>>> {
+        let logits = logits.squeeze(0)?.to_device(&Device::Cpu)?.to_vec3::<f32>()?;
+        let t = self.opts.temperature;
+        Ok(logits
+            .iter()
+            .map(|track| track.iter().map(|l| sample_top_p(&softmax(l, t), p, &mut self.rng) as u32).collect())
+            .collect())
+    }
+}
+
+/// Per-track token bars as a `[1, tracks, T]` tensor.
+fn bar_tensor(bar: &[Vec<u32>], device: &Device) -> Result<Tensor> {
+    let t = bar[0].len();
+    Tensor::from_vec(bar.concat(), (1, bar.len(), t), device)
+}
+
+/// Why generation stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// The cancel flag was raised.
+    #[error("generation was cancelled")]
+    Cancelled,
+    /// The maths failed.
+    #[error("model error: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Samples `bars` bars, handing each to `on_bar` (index, tokens) as soon as it is done.
+pub fn generate(
+    model: &SintraModel,
+    opts: &GenerateOptions,
+    bars: usize,
+    cancel: &AtomicBool,
+    on_bar: &mut dyn FnMut(usize, &[Vec<u32>]),
+) -> std::result::Result<Vec<Vec<Vec<u32>>>, GenerateError> {
+    let mut gen = Generator::new(model, opts.clone())?;
+    let mut out = Vec::with_capacity(bars);
+    for i in 0..bars {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(GenerateError::Cancelled);
+        }
+        let bar = gen.next_bar()?;
+        on_bar(i, &bar);
+        out.push(bar);
+    }
+    Ok(out)
+}
+
+/// The generated bars as a clip with the model clip's tempo, meter, key, names, channels,
+/// programs and mean velocities; with `include_clip`, the clip comes first.
+pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) -> Clip {
+    let meta = &model.meta;
+    let dict = meta.dictionary();
+    let spb = meta.clip.meta.steps_per_bar();
+    let offset = if include_clip { meta.bars * spb } else { 0 };
+    let tracks = meta
+        .clip
+        .tracks
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let tokens: Vec<u32> = bars.iter().flat_map(|b| b[k].iter().copied()).collect();
+            let new = decode(&dict, &tokens, None, None, t.mean_velocity());
+            let mut notes = if include_clip { t.notes.clone() } else { Vec::new() };
+            notes.extend(new.into_iter().map(|n| crate::clip::Note { start: n.start + offset, end: n.end + offset, ..n }));
+            Track { notes, ..t.clone() }
+        })
+        .collect();
+    let mut clip_meta = meta.clip.meta.clone();
+    if !include_clip {
+        clip_meta.pickup = None;
+    }
+    Clip { meta: clip_meta, tracks }
+}

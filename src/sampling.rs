@@ -1,0 +1,114 @@
+//! Nucleus (top-p) sampling done right: sort the probabilities, keep the smallest prefix whose
+//! mass reaches p, renormalise, sample. p = 0 means argmax.
+
+use rand::Rng as _;
+
+use crate::model::layers::Rng;
+
+/// Probabilities from logits at `temperature` (> 0); masked logits get probability 0.
+pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let t = temperature.max(1e-6);
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut p: Vec<f32> = logits.iter().map(|&l| ((l - max) / t).exp()).collect();
+    let sum: f32 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= sum);
+    p
+}
+
+/// The nucleus of `probs` for `p`: (index, renormalised probability), most likely first.
+pub fn nucleus(probs: &[f32], p: f32) -> Vec<(usize, f32)> {
+    let mut order: Vec<usize> = (0..probs.len()).filter(|&i| probs[i] > 0.0).collect();
+    // Ties go to the lower index, so the nucleus (and argmax) is deterministic.
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    if order.is_empty() {
+        return vec![(0, 1.0)];
+    }
+    let mut kept = Vec::new();
+    let mut mass = 0.0;
+    for &i in &order {
+        kept.push(i);
+        mass += probs[i];
+        if p <= 0.0 || mass >= p {
+            break;
+        }
+    }
+    kept.into_iter().map(|i| (i, probs[i] / mass)).collect()
+}
+
+/// Draws one index from the nucleus of `probs` for `p`.
+pub fn sample_top_p(probs: &[f32], p: f32, rng: &mut Rng) -> usize {
+    let kept = nucleus(probs, p);
+    if kept.len() == 1 {
+        return kept[0].0;
+    }
+    let mut u: f32 = rng.random();
+    for &(i, q) in &kept {
+        if u < q {
+            return i;
+        }
+        u -= q;
+    }
+    kept[kept.len() - 1].0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    const PROBS: [f32; 5] = [0.1, 0.5, 0.05, 0.3, 0.05];
+
+    #[test]
+    fn keeps_the_smallest_prefix_reaching_p() {
+        let idx = |p| nucleus(&PROBS, p).iter().map(|&(i, _)| i).collect::<Vec<_>>();
+        assert_eq!(idx(0.5), vec![1]);
+        assert_eq!(idx(0.51), vec![1, 3]);
+        assert_eq!(idx(0.8), vec![1, 3]);
+        assert_eq!(idx(0.85), vec![1, 3, 0]);
+        assert_eq!(idx(1.0).len(), 5);
+    }
+
+    #[test]
+    fn renormalises() {
+        let kept = nucleus(&PROBS, 0.8);
+        assert!((kept[0].1 - 0.625).abs() < 1e-6 && (kept[1].1 - 0.375).abs() < 1e-6);
+        let total: f32 = nucleus(&PROBS, 0.9).iter().map(|&(_, q)| q).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn p_zero_is_argmax() {
+        let mut rng = Rng::seed_from_u64(0);
+        for _ in 0..20 {
+            assert_eq!(sample_top_p(&PROBS, 0.0, &mut rng), 1);
+        }
+        // Masked tokens never come out, however flat the rest.
+        let probs = softmax(&[-1e9, 0.0, 0.0, -1e9], 1.0);
+        assert_eq!(probs[0], 0.0);
+        for _ in 0..50 {
+            let i = sample_top_p(&probs, 1.0, &mut rng);
+            assert!(i == 1 || i == 2);
+        }
+    }
+
+    #[test]
+    fn fixed_seed_fixed_draws_and_frequencies_follow_the_nucleus() {
+        let draw = |seed| {
+            let mut rng = Rng::seed_from_u64(seed);
+            (0..2000).map(|_| sample_top_p(&PROBS, 0.8, &mut rng)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(5), draw(5));
+        assert_ne!(draw(5), draw(6));
+        let d = draw(5);
+        let ones = d.iter().filter(|&&i| i == 1).count() as f32 / d.len() as f32;
+        assert!(d.iter().all(|&i| i == 1 || i == 3));
+        assert!((ones - 0.625).abs() < 0.04, "{ones}");
+    }
+
+    #[test]
+    fn temperature_flattens() {
+        let cold = softmax(&[2.0, 1.0, 0.0], 0.5);
+        let hot = softmax(&[2.0, 1.0, 0.0], 2.0);
+        assert!(cold[0] > hot[0] && cold[2] < hot[2]);
+    }
+}
