@@ -58,7 +58,8 @@ struct Grid {
 impl Grid {
     fn new(clip: &Clip) -> Self {
         let enc = encode(clip);
-        let groups = enc.rolls.iter().map(|r| r.tokens.iter().map(|&t| enc.dict.group(t)).collect()).collect();
+        let groups =
+            enc.rolls.iter().map(|r| r.tokens.iter().map(|&t| enc.dict.group(t)).collect()).collect();
         let spb = clip.meta.steps_per_bar() as usize;
         Self { groups, spb, bars: enc.steps / spb }
     }
@@ -237,7 +238,8 @@ mod tests {
             key_sig: None,
             pickup: None,
         };
-        let notes = notes.iter().map(|&(pitch, start, end)| Note { pitch, start, end, velocity: 80 }).collect();
+        let notes =
+            notes.iter().map(|&(pitch, start, end)| Note { pitch, start, end, velocity: 80 }).collect();
         Clip { meta, tracks: vec![Track { name: "a".into(), channel: 0, program: 0, notes }] }
     }
 
@@ -250,7 +252,8 @@ mod tests {
         // Types: {C} and {C},{E}: overlap 1/2.
         assert!((c.overlap - 0.5).abs() < 1e-12);
         // Add-one: P = (17/18, 1/18), Q = (9/18, 9/18) over (C, E).
-        let want_kl = 17.0 / 18.0 * ((17.0 / 18.0) / 0.5f64).log2() + 1.0 / 18.0 * ((1.0 / 18.0) / 0.5f64).log2();
+        let want_kl =
+            17.0 / 18.0 * ((17.0 / 18.0) / 0.5f64).log2() + 1.0 / 18.0 * ((1.0 / 18.0) / 0.5f64).log2();
         assert!((c.kl - want_kl).abs() < 1e-12);
         // JS of (1, 0) and (1/2, 1/2): M = (3/4, 1/4); 0.5*log2(4/3) + 0.5*(0.5*log2(2/3) + 0.5*log2(2)).
         let want_js = 0.5 * (4.0f64 / 3.0).log2() + 0.5 * (0.5 * (2.0f64 / 3.0).log2() + 0.5);
@@ -274,7 +277,15 @@ mod tests {
     #[test]
     fn clip_statistics_by_hand() {
         // Bar 1: C E G as a chord on beat 1 (4 steps), then silence; bar 2: C on every beat.
-        let c = clip(&[(60, 0, 4), (64, 0, 4), (67, 0, 4), (60, 16, 17), (60, 20, 21), (60, 24, 25), (60, 28, 29)]);
+        let c = clip(&[
+            (60, 0, 4),
+            (64, 0, 4),
+            (67, 0, 4),
+            (60, 16, 17),
+            (60, 20, 21),
+            (60, 24, 25),
+            (60, 28, 29),
+        ]);
         let s = clip_stats(&c);
         // Pitch classes: C x5, E, G: entropy of (5, 1, 1)/7.
         let p: [f64; 3] = [5.0 / 7.0, 1.0 / 7.0, 1.0 / 7.0];

@@ -75,7 +75,8 @@ impl<'m> Generator<'m> {
         let dev = &model.device;
         let real = |stride: usize| -> Result<Tensor> {
             let per_bar = enc.steps / bars / stride;
-            let data: Vec<u32> = enc.rolls.iter().flat_map(|r| r.tokens.iter().step_by(stride).copied()).collect();
+            let data: Vec<u32> =
+                enc.rolls.iter().flat_map(|r| r.tokens.iter().step_by(stride).copied()).collect();
             Tensor::from_vec(data, (enc.rolls.len(), bars, per_bar), dev)?.transpose(0, 1)?.contiguous()
         };
         let mut mems = Vec::new();
@@ -134,7 +135,9 @@ impl<'m> Generator<'m> {
         let t = self.opts.temperature;
         Ok(logits
             .iter()
-            .map(|track| track.iter().map(|l| sample_top_p(&softmax(l, t), p, &mut self.rng) as u32).collect())
+            .map(|track| {
+                track.iter().map(|l| sample_top_p(&softmax(l, t), p, &mut self.rng) as u32).collect()
+            })
             .collect())
     }
 }
@@ -162,19 +165,23 @@ pub fn generate(
     opts: &GenerateOptions,
     bars: usize,
     cancel: &AtomicBool,
-    on_bar: &mut dyn FnMut(usize, &[Vec<u32>]),
+    on_bar: &mut (dyn FnMut(usize, &[Vec<u32>]) + Send),
 ) -> std::result::Result<Vec<Vec<Vec<u32>>>, GenerateError> {
-    let mut gen = Generator::new(model, opts.clone())?;
-    let mut out = Vec::with_capacity(bars);
-    for i in 0..bars {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(GenerateError::Cancelled);
+    // One bar is a few small matrices: one thread beats a pool's hand-offs.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(candle_core::Error::wrap)?;
+    pool.install(|| {
+        let mut gen = Generator::new(model, opts.clone())?;
+        let mut out = Vec::with_capacity(bars);
+        for i in 0..bars {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(GenerateError::Cancelled);
+            }
+            let bar = gen.next_bar()?;
+            on_bar(i, &bar);
+            out.push(bar);
         }
-        let bar = gen.next_bar()?;
-        on_bar(i, &bar);
-        out.push(bar);
-    }
-    Ok(out)
+        Ok(out)
+    })
 }
 
 /// The generated bars as a clip with the model clip's tempo, meter, key, names, channels,
@@ -193,7 +200,11 @@ pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) 
             let tokens: Vec<u32> = bars.iter().flat_map(|b| b[k].iter().copied()).collect();
             let new = decode(&dict, &tokens, None, None, t.mean_velocity());
             let mut notes = if include_clip { t.notes.clone() } else { Vec::new() };
-            notes.extend(new.into_iter().map(|n| crate::clip::Note { start: n.start + offset, end: n.end + offset, ..n }));
+            notes.extend(new.into_iter().map(|n| crate::clip::Note {
+                start: n.start + offset,
+                end: n.end + offset,
+                ..n
+            }));
             Track { notes, ..t.clone() }
         })
         .collect();

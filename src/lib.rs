@@ -18,7 +18,7 @@ pub use midi_out::write_clip;
 pub mod device;
 pub mod eval;
 pub mod generate;
-pub mod sampling;
 pub mod model;
 pub mod model_file;
+pub mod sampling;
 pub mod train;

@@ -168,3 +168,87 @@ fn train_refuses_bad_options_and_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!out_path.exists());
 }
+
+#[test]
+fn continue_and_eval_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("cont.mid");
+    let f = midi("bwv227-1_4track_ts44.mid");
+    let args = ["continue", f.to_str().unwrap(), "--bars", "1:8", "--generate", "6", "--preset", "tiny"];
+    let out = sintra(
+        &[&args[..], &["--max-epochs", "20", "--threads", "1", "--out", out_path.to_str().unwrap()]].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let clip = sintra::read_clip(&out_path).unwrap();
+    let source = sintra::read_clip(&f).unwrap();
+    assert_eq!(clip.meta.us_per_quarter, source.meta.us_per_quarter);
+    assert_eq!(clip.tracks.len(), 4);
+    assert!(clip.bars() > 8 && clip.bars() <= 14, "{}", clip.bars());
+
+    // Two variations, then eval of both against bars 1:8.
+    let model_path = dir.path().join("m.sintra");
+    let out = sintra(
+        &[
+            &args[..],
+            &[
+                "--max-epochs",
+                "5",
+                "--threads",
+                "1",
+                "--model-out",
+                model_path.to_str().unwrap(),
+                "--out",
+                out_path.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let gen = dir.path().join("g.mid");
+    let out = sintra(&[
+        "generate",
+        model_path.to_str().unwrap(),
+        "--bars",
+        "4",
+        "--variations",
+        "2",
+        "--out",
+        gen.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (g1, g2) = (dir.path().join("g-1.mid"), dir.path().join("g-2.mid"));
+    assert!(g1.exists() && g2.exists());
+    let out = sintra(&[
+        "eval",
+        f.to_str().unwrap(),
+        g1.to_str().unwrap(),
+        g2.to_str().unwrap(),
+        "--ref-bars",
+        "1:8",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+    for key in ["overlap", "kl", "js", "copied_bars", "longest_copy", "onset_density_ratio", "stats"] {
+        assert!(!v["mean"][key].is_null(), "{key}");
+    }
+    let overlap = v["mean"]["overlap"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&overlap));
+    assert_eq!(v["reference"]["bars"], 8);
+}
+
+#[test]
+fn continue_without_a_file_uses_the_bundled_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sintra"))
+        .args(["continue", "--preset", "tiny", "--max-epochs", "2", "--generate", "2", "--threads", "1"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = dir.path().join("bwv227-1_4track_ts44-continued.mid");
+    let clip = sintra::read_clip(&written).unwrap();
+    assert_eq!(clip.tracks[0].name, "Soprano");
+    assert_eq!(clip.bars(), 21);
+}

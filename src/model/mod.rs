@@ -6,12 +6,12 @@ pub mod attention;
 pub mod layers;
 
 use candle_core::{DType, Device, Module, Result, Tensor, Var};
-use candle_nn::{embedding, linear, Embedding, Linear, VarBuilder, VarMap};
+use candle_nn::{embedding, Embedding, VarBuilder, VarMap};
 use rand_distr::{Distribution, Normal, Uniform};
 use serde::{Deserialize, Serialize};
 
 use attention::{relative_positions, segment_mask};
-use layers::{linear_2d, Dropout, Rng, TrackMix, XlLayer};
+use layers::{Dropout, Rng, TrackMix, XlLayer};
 
 /// Channels between the track axis and the single sequence (the paper's 16).
 const TRACK_HIDDEN: usize = 16;
@@ -102,8 +102,11 @@ pub struct StageModel {
     v: Tensor,
     /// Track_one2multi: 1 -> 16 -> tracks.
     one2multi: TrackMix,
-    /// One output head per track.
-    heads: Vec<Linear>,
+    /// One linear output head per track, kept as one `[tracks, vocab, d_model]` weight so all
+    /// heads run as one batched product.
+    head_weight: Tensor,
+    /// The heads' biases, `[tracks, 1, vocab]`.
+    head_bias: Tensor,
     /// Additive logit mask `[1, tracks, 1, vocab]`: 0 inside each track's vocabulary.
     vocab_mask: Tensor,
     /// Sinusoidal embeddings of the distances in [memory, bar], `[2 * per_bar, d_model]`.
@@ -138,9 +141,6 @@ impl StageModel {
         let layers = (0..cfg.n_layer)
             .map(|i| XlLayer::new(&cfg, vb.pp(format!("layer{i}"))))
             .collect::<Result<_>>()?;
-        let heads = (0..tracks)
-            .map(|k| linear(cfg.d_model, vocab, vb.pp(format!("head{k}"))))
-            .collect::<Result<_>>()?;
         Ok(Self {
             embedding: embedding(vocab, cfg.d_model, vb.pp("embedding"))?,
             multi2one: TrackMix::new(tracks, TRACK_HIDDEN, 1, vb.pp("multi2one"))?,
@@ -149,7 +149,8 @@ impl StageModel {
             u: vb.get((cfg.n_head, cfg.d_head), "r_w_bias")?,
             v: vb.get((cfg.n_head, cfg.d_head), "r_r_bias")?,
             one2multi: TrackMix::new(1, TRACK_HIDDEN, tracks, vb.pp("one2multi"))?,
-            heads,
+            head_weight: vb.get((tracks, vocab, cfg.d_model), "head.weight")?,
+            head_bias: vb.get((tracks, 1, vocab), "head.bias")?,
             vocab_mask: Tensor::from_vec(mask, (1, tracks, 1, vocab), vb.device())?,
             positions: relative_positions(2 * per_bar, cfg.d_model, vb.device())?,
             with_memory: segment_mask(per_bar, true, vb.device())?,
@@ -202,10 +203,11 @@ impl StageModel {
         }
         let x = self.dropout.forward(&x, rng)?;
         let y = self.one2multi.forward(&x.unsqueeze(1)?)?; // [B, tracks, T, d]
-        let logits = (0..tracks)
-            .map(|k| linear_2d(&self.heads[k], &y.narrow(1, k, 1)?))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((Tensor::cat(&logits, 1)?.broadcast_add(&self.vocab_mask)?, hids))
+                                                           // Track k's rows through head k: [tracks, B*T, d] x [tracks, d, vocab].
+        let y = y.transpose(0, 1)?.contiguous()?.reshape((tracks, b * t, d))?;
+        let logits = y.matmul(&self.head_weight.transpose(1, 2)?)?.broadcast_add(&self.head_bias)?;
+        let logits = logits.reshape((tracks, b, t, ()))?.transpose(0, 1)?;
+        Ok((logits.broadcast_add(&self.vocab_mask)?, hids))
     }
 }
 
@@ -234,8 +236,13 @@ pub fn init_weights(varmap: &VarMap, rng: &mut Rng) -> Result<()> {
         let n = var.elem_count();
         let values: Vec<f32> = if name.contains("norm.") {
             vec![if name.ends_with("weight") { 1.0 } else { 0.0 }; n]
-        } else if name.contains("conv") || name.contains("head") {
-            let fan_in = if name.ends_with("weight") { dims[1] } else { 1 };
+        } else if name.contains("conv") || name.starts_with("head") {
+            // Fan-in: the last axis of a weight; a head's bias shares its weight's.
+            let fan_in = match name.as_str() {
+                "head.bias" => data["head.weight"].dim(2)?,
+                _ if name.ends_with("weight") => dims[dims.len() - 1],
+                _ => 1,
+            };
             let bound = 1.0 / (fan_in as f32).sqrt();
             let uniform = Uniform::new_inclusive(-bound, bound).expect("valid bound");
             (0..n).map(|_| uniform.sample(rng)).collect()

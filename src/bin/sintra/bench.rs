@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use crate::generate::with_one_maths_thread;
 use candle_core::Device;
+use sintra::generate::{generate, GenerateError, GenerateOptions};
 use sintra::model::Preset;
 use sintra::train::{total_parameters, train, TrainOptions};
 use sintra::{read_clip, FileError};
@@ -65,9 +67,18 @@ pub fn run(
             );
         }
         let all = reports.iter().all(|r| r.final_loss <= 0.01);
+        // Generation: 32 bars with the default sampling, after one warm-up run.
+        let gen_opts = GenerateOptions::default();
+        let gen_ms = with_one_maths_thread(|| {
+            generate(&model, &gen_opts, 32, &cancel, &mut |_, _| {})?;
+            let t = std::time::Instant::now();
+            generate(&model, &gen_opts, 32, &cancel, &mut |_, _| {})?;
+            Ok::<_, GenerateError>(t.elapsed().as_secs_f64() * 1000.0)
+        })
+        .map_err(|e| FileError::new(file, e.to_string()))?;
         let peak = peak_rss_mib(false).map_or("n/a".into(), |m| format!("{m:.0} MiB"));
         println!(
-            "{:<8} total {:.2} s to {} at all stages; peak memory {peak}",
+            "{:<8} total {:.2} s to {} at all stages; peak memory {peak}; 32 bars generated in {gen_ms:.0} ms",
             preset.name(),
             total,
             if all { "reach 0.01" } else { "the epoch limit" }

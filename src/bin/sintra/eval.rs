@@ -48,7 +48,11 @@ pub fn run(
     }
     let all: Vec<Comparison> = files.iter().map(|f| f.figures.clone()).collect();
     let report = Report {
-        reference: RefReport { file: reference.display().to_string(), bars: clip.bars(), stats: clip_stats(&clip) },
+        reference: RefReport {
+            file: reference.display().to_string(),
+            bars: clip.bars(),
+            stats: clip_stats(&clip),
+        },
         mean: mean(&all),
         files,
     };
@@ -69,7 +73,18 @@ pub fn run(
     );
     println!(
         "{:<32} {:>7} {:>7} {:>6} {:>7} {:>5} {:>6} {:>6} {:>6} {:>6} {:>5} {:>6}",
-        "file", "overlap", "KL", "JS", "copied", "run", "pc-ent", "scale", "groove", "empty", "poly", "onsets"
+        "file",
+        "overlap",
+        "KL",
+        "JS",
+        "copied",
+        "run",
+        "pc-ent",
+        "scale",
+        "groove",
+        "empty",
+        "poly",
+        "onsets"
     );
     let row = |name: &str, c: &Comparison| {
         println!(

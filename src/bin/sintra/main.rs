@@ -188,7 +188,8 @@ fn continue_clip(
         }
     };
     let (model, reports, seconds) = train::learn(&path, clip, opts)?;
-    let losses: Vec<String> = reports.iter().map(|r| format!("{} {:.4}", r.resolution, r.final_loss)).collect();
+    let losses: Vec<String> =
+        reports.iter().map(|r| format!("{} {:.4}", r.resolution, r.final_loss)).collect();
     eprintln!("trained in {seconds:.1} s (loss {})", losses.join(", "));
     if let Some(m) = model_out {
         model.save(&m)?;

@@ -65,7 +65,11 @@ struct TrainReport {
 
 /// Trains on `clip` (read from `file`) and returns the model and its report, showing
 /// progress on stderr.
-pub fn learn(file: &Path, clip: Clip, args: &TrainArgs) -> Result<(SintraModel, Vec<StageReport>, f64), FileError> {
+pub fn learn(
+    file: &Path,
+    clip: Clip,
+    args: &TrainArgs,
+) -> Result<(SintraModel, Vec<StageReport>, f64), FileError> {
     let (clip, bars) = match args.bars {
         Some((a, b)) => (clip.select_bars(a, b).map_err(|e| FileError::new(file, e))?, b - a + 1),
         None => {
