@@ -170,3 +170,19 @@ impl Clip {
         Ok(Clip { meta, tracks })
     }
 }
+
+#[cfg(test)]
+impl Clip {
+    /// A one-track 4/4 clip at 120 BPM, for tests.
+    pub fn one_track(notes: Vec<Note>) -> Clip {
+        let meta = Meta {
+            title: "t".into(),
+            ticks_per_quarter: 480,
+            us_per_quarter: 500_000,
+            time_sig: TimeSig { num: 4, den: 4 },
+            key_sig: None,
+            pickup: None,
+        };
+        Clip { meta, tracks: vec![Track { name: "a".into(), channel: 0, program: 0, notes }] }
+    }
+}

@@ -226,21 +226,13 @@ pub fn mean(items: &[Comparison]) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clip::{Meta, Note, TimeSig, Track};
+    use crate::clip::Note;
 
     /// A one-track 4/4 clip from (pitch, start, end) in steps.
     fn clip(notes: &[(u8, u32, u32)]) -> Clip {
-        let meta = Meta {
-            title: "t".into(),
-            ticks_per_quarter: 480,
-            us_per_quarter: 500_000,
-            time_sig: TimeSig { num: 4, den: 4 },
-            key_sig: None,
-            pickup: None,
-        };
-        let notes =
-            notes.iter().map(|&(pitch, start, end)| Note { pitch, start, end, velocity: 80 }).collect();
-        Clip { meta, tracks: vec![Track { name: "a".into(), channel: 0, program: 0, notes }] }
+        Clip::one_track(
+            notes.iter().map(|&(pitch, start, end)| Note { pitch, start, end, velocity: 80 }).collect(),
+        )
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! coarser bar, each with its own memory. Bars come out one at a time, so a caller can play
 //! the first while the rest are sampled.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::{Device, Result, Tensor};
@@ -13,7 +14,7 @@ use crate::model::layers::Rng;
 use crate::model_file::SintraModel;
 use crate::pitch_group::{decode, encode_bars};
 use crate::sampling::{sample_top_p, softmax};
-use crate::train::upsample_bars;
+use crate::train::{bars_at, upsample_bars};
 
 /// Where generation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,10 +46,10 @@ impl Default for GenerateOptions {
     }
 }
 
-/// Samples bars one after the other from a trained model.
-pub struct Generator<'m> {
+/// Samples bars one after the other from a trained model (`&SintraModel` or an `Arc` of one).
+pub struct Generator<M: Deref<Target = SintraModel>> {
     /// The model.
-    model: &'m SintraModel,
+    model: M,
     /// Settings.
     opts: GenerateOptions,
     /// Sampling stream.
@@ -61,9 +62,9 @@ pub struct Generator<'m> {
     pub primer_bar: usize,
 }
 
-impl<'m> Generator<'m> {
+impl<M: Deref<Target = SintraModel>> Generator<M> {
     /// Primes every stage's memory with the clip up to the primer bar.
-    pub fn new(model: &'m SintraModel, opts: GenerateOptions) -> Result<Self> {
+    pub fn new(model: M, opts: GenerateOptions) -> Result<Self> {
         let mut rng = Rng::seed_from_u64(opts.seed);
         let meta = &model.meta;
         let bars = meta.bars as usize;
@@ -73,12 +74,7 @@ impl<'m> Generator<'m> {
         };
         let enc = encode_bars(&meta.clip, meta.bars);
         let dev = &model.device;
-        let real = |stride: usize| -> Result<Tensor> {
-            let per_bar = enc.steps / bars / stride;
-            let data: Vec<u32> =
-                enc.rolls.iter().flat_map(|r| r.tokens.iter().step_by(stride).copied()).collect();
-            Tensor::from_vec(data, (enc.rolls.len(), bars, per_bar), dev)?.transpose(0, 1)?.contiguous()
-        };
+        let real = |stride: usize| bars_at(&enc, bars, stride, dev);
         let mut mems = Vec::new();
         let mut last = None;
         for (s, stage) in model.stages.iter().enumerate() {
@@ -121,25 +117,22 @@ impl<'m> Generator<'m> {
             let (logits, hids) = stage.model.forward(&input, self.mems[s].as_deref(), None)?;
             self.mems[s] = Some(hids);
             let p = self.opts.top_p.get(s).copied().unwrap_or(0.0);
-            bar = self.sample(&logits, p)?;
+            bar = sample(&logits, p, self.opts.temperature, &mut self.rng)?;
             if s == 0 {
                 self.last = bar_tensor(&bar, &self.model.device)?;
             }
         }
         Ok(bar)
     }
+}
 
-    /// Samples every (track, position) of logits `[1, tracks, T, vocab]`.
-    fn sample(&mut self, logits: &Tensor, p: f32) -> Result<Vec<Vec<u32>>> {
-        let logits = logits.squeeze(0)?.to_device(&Device::Cpu)?.to_vec3::<f32>()?;
-        let t = self.opts.temperature;
-        Ok(logits
-            .iter()
-            .map(|track| {
-                track.iter().map(|l| sample_top_p(&softmax(l, t), p, &mut self.rng) as u32).collect()
-            })
-            .collect())
-    }
+/// Samples every (track, position) of logits `[1, tracks, T, vocab]`.
+fn sample(logits: &Tensor, p: f32, temperature: f32, rng: &mut Rng) -> Result<Vec<Vec<u32>>> {
+    let logits = logits.squeeze(0)?.to_device(&Device::Cpu)?.to_vec3::<f32>()?;
+    Ok(logits
+        .iter()
+        .map(|track| track.iter().map(|l| sample_top_p(&softmax(l, temperature), p, rng) as u32).collect())
+        .collect())
 }
 
 /// Per-track token bars as a `[1, tracks, T]` tensor.

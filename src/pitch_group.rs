@@ -185,18 +185,9 @@ pub fn decode_clip(enc: &Encoded, template: &Clip) -> Clip {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clip::{Meta, TimeSig};
 
     fn clip(notes: Vec<Note>) -> Clip {
-        let meta = Meta {
-            title: "t".into(),
-            ticks_per_quarter: 480,
-            us_per_quarter: 500_000,
-            time_sig: TimeSig { num: 4, den: 4 },
-            key_sig: None,
-            pickup: None,
-        };
-        Clip { meta, tracks: vec![Track { name: "a".into(), channel: 0, program: 0, notes }] }
+        Clip::one_track(notes)
     }
     fn n(pitch: u8, start: u32, end: u32) -> Note {
         Note { pitch, start, end, velocity: 80 }

@@ -101,12 +101,11 @@ pub enum TrainError {
     Candle(#[from] candle_core::Error),
 }
 
-/// The real tokens of every bar at one resolution: `[bars, tracks, tokens per bar]`.
-fn bars_at(enc: &Encoded, bars: usize, res: Resolution, device: &Device) -> candle_core::Result<Tensor> {
+/// The real tokens of every bar, one every `stride` steps: `[bars, tracks, tokens per bar]`.
+pub fn bars_at(enc: &Encoded, bars: usize, stride: usize, device: &Device) -> candle_core::Result<Tensor> {
     let tracks = enc.rolls.len();
-    let per_bar = enc.steps / bars / res.stride();
-    let data: Vec<u32> =
-        enc.rolls.iter().flat_map(|r| r.tokens.iter().step_by(res.stride()).copied()).collect();
+    let per_bar = enc.steps / bars / stride;
+    let data: Vec<u32> = enc.rolls.iter().flat_map(|r| r.tokens.iter().step_by(stride).copied()).collect();
     Tensor::from_vec(data, (tracks, bars, per_bar), device)?.transpose(0, 1)?.contiguous()
 }
 
@@ -167,7 +166,7 @@ fn train_in_pool(
 
     for (si, &res) in opts.resolutions.iter().enumerate() {
         let stage_start = Instant::now();
-        let real = bars_at(&enc, bars as usize, res, device)?;
+        let real = bars_at(&enc, bars as usize, res.stride(), device)?;
         let n = bars as usize - 1;
         let targets = real.narrow(0, 1, n)?;
         let input = match (&inputs, stages.last()) {

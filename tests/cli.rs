@@ -97,7 +97,8 @@ fn convert_round_trips_a_chorale() {
         assert!(out.status.success(), "{}", stderr(&out));
         let written = std::fs::read(&out_path).unwrap();
         assert_eq!(raw_notes(&written), raw_notes(&std::fs::read(midi(name)).unwrap()));
-        let (a, b) = (sintra::read_clip(&midi(name)).unwrap(), sintra::read_clip(&out_path).unwrap());
+        let (a, b) =
+            (sintra_core::read_clip(&midi(name)).unwrap(), sintra_core::read_clip(&out_path).unwrap());
         assert_eq!(b.meta.time_sig, a.meta.time_sig);
         assert_eq!(b.meta.us_per_quarter, a.meta.us_per_quarter);
         assert_eq!(b.meta.key_sig, a.meta.key_sig);
@@ -139,7 +140,7 @@ fn train_writes_a_model_and_reports_json() {
         assert_eq!(s["epochs"], 3);
         assert!(s["final_loss"].as_f64().unwrap() > 0.0 && s["seconds"].as_f64().is_some());
     }
-    let model = sintra::model_file::SintraModel::load(&out_path, &candle_core::Device::Cpu).unwrap();
+    let model = sintra_core::model_file::SintraModel::load(&out_path, &candle_core::Device::Cpu).unwrap();
     assert_eq!(model.meta.bars, 4);
     assert_eq!(model.meta.clip.meta.time_sig.num, 3);
 }
@@ -179,8 +180,8 @@ fn continue_and_eval_end_to_end() {
         &[&args[..], &["--max-epochs", "20", "--threads", "1", "--out", out_path.to_str().unwrap()]].concat(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let clip = sintra::read_clip(&out_path).unwrap();
-    let source = sintra::read_clip(&f).unwrap();
+    let clip = sintra_core::read_clip(&out_path).unwrap();
+    let source = sintra_core::read_clip(&f).unwrap();
     assert_eq!(clip.meta.us_per_quarter, source.meta.us_per_quarter);
     assert_eq!(clip.tracks.len(), 4);
     assert!(clip.bars() > 8 && clip.bars() <= 14, "{}", clip.bars());
@@ -248,7 +249,7 @@ fn continue_without_a_file_uses_the_bundled_clip() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let written = dir.path().join("bwv227-1_4track_ts44-continued.mid");
-    let clip = sintra::read_clip(&written).unwrap();
+    let clip = sintra_core::read_clip(&written).unwrap();
     assert_eq!(clip.tracks[0].name, "Soprano");
     assert_eq!(clip.bars(), 21);
 }

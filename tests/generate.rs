@@ -6,15 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::Device;
 use common::midi;
-use sintra::generate::{generate, to_clip, GenerateError, GenerateOptions, Generator, Primer};
-use sintra::midi_in::parse_clip;
-use sintra::midi_out::clip_to_bytes;
-use sintra::model::Preset;
-use sintra::model_file::SintraModel;
-use sintra::train::{train, TrainOptions};
+use sintra_core::generate::{generate, to_clip, GenerateError, GenerateOptions, Generator, Primer};
+use sintra_core::midi_in::parse_clip;
+use sintra_core::midi_out::clip_to_bytes;
+use sintra_core::model::Preset;
+use sintra_core::model_file::SintraModel;
+use sintra_core::train::{train, TrainOptions};
 
 fn trained(preset: Preset, max_epochs: usize) -> SintraModel {
-    let clip = sintra::read_clip(&midi("bwv349_4track_ts34.mid")).unwrap().select_bars(1, 8).unwrap();
+    let clip = sintra_core::read_clip(&midi("bwv349_4track_ts34.mid")).unwrap().select_bars(1, 8).unwrap();
     let opts = TrainOptions { preset, config: preset.config(), max_epochs, threads: 2, ..Default::default() };
     train(&clip, 8, &opts, &Device::Cpu, &AtomicBool::new(false), &mut |_| {}).unwrap().0
 }
@@ -64,7 +64,7 @@ fn a_learned_clip_replays_when_sampled_cold_and_departs_when_hot() {
     };
     let copies = |opts: GenerateOptions| {
         let bars = generate(&m, &opts, 4, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
-        sintra::eval::compare(&m.meta.clip, &to_clip(&m, &bars, false)).copied_bars
+        sintra_core::eval::compare(&m.meta.clip, &to_clip(&m, &bars, false)).copied_bars
     };
     let (cold, hot) = (copies(opts(0.0, 1.0)), copies(opts(1.0, 5.0)));
     assert!(cold >= 0.75 && hot < cold, "{cold} vs {hot}");

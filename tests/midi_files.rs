@@ -3,12 +3,12 @@
 mod common;
 
 use common::{midi, raw_notes, valid_files};
-use sintra::clip::TimeSig;
-use sintra::midi_in::parse_clip;
-use sintra::midi_out::clip_to_bytes;
-use sintra::pitch_group::{decode_clip, encode};
-use sintra::pyramid::{decimate, upsample, vocabulary, Resolution};
-use sintra::read_clip;
+use sintra_core::clip::TimeSig;
+use sintra_core::midi_in::parse_clip;
+use sintra_core::midi_out::clip_to_bytes;
+use sintra_core::pitch_group::{decode_clip, encode};
+use sintra_core::pyramid::{decimate, upsample, vocabulary, Resolution};
+use sintra_core::read_clip;
 
 /// (file, bars, meter, tempo, tracks as name:notes) from the set's README.
 type Expected = (&'static str, u32, (u8, u8), f64, &'static [(&'static str, usize)]);
@@ -111,7 +111,7 @@ fn every_piece_survives_the_grid() {
 fn repeated_notes_survive() {
     // Bach's voices repeat pitches: count notes that start right where the same pitch ended.
     let clip = read_clip(&midi("bwv227-1_4track_ts44.mid")).unwrap();
-    let repeats = |c: &sintra::Clip| {
+    let repeats = |c: &sintra_core::Clip| {
         c.tracks
             .iter()
             .map(|t| {

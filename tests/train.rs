@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use candle_core::Device;
 use common::midi;
-use sintra::model::Preset;
-use sintra::model_file::SintraModel;
-use sintra::train::{train, TrainError, TrainOptions};
-use sintra::Clip;
+use sintra_core::model::Preset;
+use sintra_core::model_file::SintraModel;
+use sintra_core::train::{train, TrainError, TrainOptions};
+use sintra_core::Clip;
 
 fn clip(bars: u32) -> Clip {
-    sintra::read_clip(&midi("bwv349_4track_ts34.mid")).unwrap().select_bars(1, bars).unwrap()
+    sintra_core::read_clip(&midi("bwv349_4track_ts34.mid")).unwrap().select_bars(1, bars).unwrap()
 }
 
 fn tiny(max_epochs: usize, seed: u64) -> TrainOptions {

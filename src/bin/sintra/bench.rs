@@ -5,10 +5,10 @@ use std::sync::atomic::AtomicBool;
 
 use crate::generate::with_one_maths_thread;
 use candle_core::Device;
-use sintra::generate::{generate, GenerateError, GenerateOptions};
-use sintra::model::Preset;
-use sintra::train::{total_parameters, train, TrainOptions};
-use sintra::{read_clip, FileError};
+use sintra_core::generate::{generate, GenerateError, GenerateOptions};
+use sintra_core::model::Preset;
+use sintra_core::train::{total_parameters, train, TrainOptions};
+use sintra_core::{read_clip, FileError};
 
 /// Peak resident memory of this process in MiB (Linux), after resetting it with `reset`.
 fn peak_rss_mib(reset: bool) -> Option<f64> {

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sintra::eval::{clip_stats, compare, mean, ClipStats, Comparison};
-use sintra::{read_clip, FileError};
+use sintra_core::eval::{clip_stats, compare, mean, ClipStats, Comparison};
+use sintra_core::{read_clip, FileError};
 
 #[derive(Serialize)]
 struct Report {

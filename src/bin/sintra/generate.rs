@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use clap::Args;
-use sintra::device::{self, DeviceChoice};
-use sintra::generate::{generate, to_clip, GenerateOptions, Primer};
-use sintra::model_file::SintraModel;
-use sintra::{write_clip, FileError};
+use sintra_core::device::{self, DeviceChoice};
+use sintra_core::generate::{generate, to_clip, GenerateOptions, Primer};
+use sintra_core::model_file::SintraModel;
+use sintra_core::{write_clip, FileError};
 
 /// Sampling options shared by `generate` and `continue`.
 #[derive(Args, Clone)]

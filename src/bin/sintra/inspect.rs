@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use serde::Serialize;
-use sintra::pitch_group::{decode_clip, encode};
-use sintra::pyramid::{vocabulary, Resolution};
-use sintra::{read_clip, write_clip, FileError};
+use sintra_core::pitch_group::{decode_clip, encode};
+use sintra_core::pyramid::{vocabulary, Resolution};
+use sintra_core::{read_clip, write_clip, FileError};
 
 /// What `inspect --json` prints.
 #[derive(Serialize)]

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sintra::device::DeviceChoice;
-use sintra::midi_in::parse_clip;
-use sintra::FileError;
+use sintra_core::device::DeviceChoice;
+use sintra_core::midi_in::parse_clip;
+use sintra_core::FileError;
 
 /// The bundled clip, used by `continue` without a file.
 const BUNDLED: &[u8] = include_bytes!("../../../assets/bwv227-1_4track_ts44.mid");
@@ -121,7 +121,7 @@ enum Command {
         max_epochs: usize,
         /// Presets to measure.
         #[arg(long, value_enum, value_delimiter = ',', default_value = "default,paper")]
-        presets: Vec<sintra::model::Preset>,
+        presets: Vec<sintra_core::model::Preset>,
     },
     /// Learn a clip with the three-stage pyramid and save the model.
     Train {
@@ -178,7 +178,7 @@ fn continue_clip(
 ) -> Result<(), FileError> {
     let (path, clip) = match file {
         Some(f) => {
-            let clip = sintra::read_clip(&f)?;
+            let clip = sintra_core::read_clip(&f)?;
             (f, clip)
         }
         None => {

@@ -7,12 +7,12 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use sintra::device::{self, DeviceChoice};
-use sintra::model::Preset;
-use sintra::model_file::SintraModel;
-use sintra::pyramid::Resolution;
-use sintra::train::{default_threads, total_parameters, train, StageReport, TrainOptions};
-use sintra::{read_clip, Clip, FileError};
+use sintra_core::device::{self, DeviceChoice};
+use sintra_core::model::Preset;
+use sintra_core::model_file::SintraModel;
+use sintra_core::pyramid::Resolution;
+use sintra_core::train::{default_threads, total_parameters, train, StageReport, TrainOptions};
+use sintra_core::{read_clip, Clip, FileError};
 
 /// Options shared by `train` and `continue`.
 #[derive(Args, Clone)]

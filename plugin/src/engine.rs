@@ -1,0 +1,536 @@
+//! The engine thread: one per plugin instance, it owns the model (candle). It turns captures
+//! into clips, trains, samples bars and hands their notes to the audio thread through a
+//! pre-allocated lock-free queue, bar by bar. Commands come in and status goes out over
+//! crossbeam channels; nothing here ever runs on the audio thread.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use candle_core::Device;
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use sintra_core::clip::{Clip, Meta, Note, TimeSig, Track};
+use sintra_core::generate::{GenerateOptions, Generator};
+use sintra_core::model::Preset;
+use sintra_core::model_file::SintraModel;
+use sintra_core::train::{default_threads, train, TrainOptions};
+
+use crate::capture::CaptureMsg;
+use crate::params::ModelBytes;
+use crate::scheduler::PlayNote;
+
+/// What the engine is asked to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Train on the current clip, then generate.
+    Train,
+    /// Sample a fresh set of bars from the current model.
+    Generate,
+    /// Take a clip and model restored from the host's project (no retraining).
+    Restore { clip: Option<Clip>, model: Option<Vec<u8>> },
+    /// Stop the thread.
+    Shutdown,
+}
+
+/// What the engine reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// Nothing captured or loaded.
+    Empty,
+    /// A clip is there and untrained.
+    Clip { bars: u32, tracks: usize },
+    /// Training: stage (1-based) of stages, epoch, loss.
+    Training { stage: usize, stages: usize, epoch: usize, loss: f32 },
+    /// A model is ready.
+    Ready,
+    /// Sampling: bars done of bars asked.
+    Generating { done: usize, of: usize },
+    /// Something failed, in plain words.
+    Error(String),
+}
+
+/// A message to the audio thread's timeline.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PlayMsg {
+    /// Forget the timeline (a new generation starts).
+    Clear,
+    /// A note to add.
+    Note(PlayNote),
+    /// The timeline now holds this many quarter notes.
+    Length(f64),
+}
+
+/// Sampling settings the engine reads from the parameters when it generates.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Bars per generation.
+    pub bars: usize,
+    /// The generation options.
+    pub options: GenerateOptions,
+    /// Keep sampling ahead of the playhead.
+    pub endless: bool,
+    /// Train as soon as a capture ends.
+    pub auto_train: bool,
+}
+
+/// Everything the engine shares with the plugin (all of it off the audio thread's path,
+/// except the atomics).
+#[derive(Clone)]
+pub struct Shared {
+    /// Latest status.
+    pub status: Arc<Mutex<Status>>,
+    /// The clip, as saved with the project.
+    pub clip: Arc<Mutex<Option<Clip>>>,
+    /// The model file's bytes, as saved with the project.
+    pub model: Arc<Mutex<Option<ModelBytes>>>,
+    /// The generated notes, as saved with the project.
+    pub generated: Arc<Mutex<Vec<PlayNote>>>,
+    /// The audio thread's position on the timeline (f64 bits), for endless mode.
+    pub playhead: Arc<AtomicU64>,
+    /// Raised to stop training or sampling at once.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// The plugin's handle on its engine thread; dropping it cancels work and joins the thread.
+pub struct Engine {
+    /// Commands in.
+    commands: Sender<Command>,
+    /// Shared state.
+    pub shared: Shared,
+    /// The thread.
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the thread. `settings` is called whenever the engine samples.
+    pub fn start(
+        shared: Shared,
+        capture: rtrb::Consumer<CaptureMsg>,
+        play: rtrb::Producer<PlayMsg>,
+        settings: Arc<dyn Fn() -> Settings + Send + Sync>,
+        generate_request: Arc<AtomicBool>,
+    ) -> Self {
+        let (commands, rx) = crossbeam_channel::unbounded();
+        let worker = Worker {
+            shared: shared.clone(),
+            capture,
+            play,
+            settings,
+            generate_request,
+            model: None,
+            pending: Vec::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("sintra-engine".into())
+            .spawn(move || worker.run(rx))
+            .expect("spawning the engine thread");
+        Self { commands, shared, thread: Some(thread) }
+    }
+
+    /// Sends a command; the engine picks it up between steps.
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shared.cancel.store(true, Ordering::Relaxed);
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The engine thread's state.
+struct Worker {
+    shared: Shared,
+    capture: rtrb::Consumer<CaptureMsg>,
+    play: rtrb::Producer<PlayMsg>,
+    settings: Arc<dyn Fn() -> Settings + Send + Sync>,
+    /// Raised by the audio thread's generate button.
+    generate_request: Arc<AtomicBool>,
+    /// The trained model.
+    model: Option<Arc<SintraModel>>,
+    /// Capture messages of the capture in progress.
+    pending: Vec<CaptureMsg>,
+}
+
+impl Worker {
+    fn run(mut self, commands: Receiver<Command>) {
+        let mut endless: Option<Endless> = None;
+        loop {
+            match commands.recv_timeout(Duration::from_millis(10)) {
+                Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                Ok(Command::Train) => {
+                    endless = None;
+                    self.train_and_generate(&mut endless)
+                }
+                Ok(Command::Generate) => {
+                    endless = None;
+                    self.generate(&mut endless)
+                }
+                Ok(Command::Restore { clip, model }) => {
+                    endless = None;
+                    self.restore(clip, model)
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+            if self.shared.cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            if self.generate_request.swap(false, Ordering::Relaxed) {
+                endless = None;
+                self.generate(&mut endless);
+            }
+            if self.poll_capture() && (self.settings)().auto_train {
+                endless = None;
+                self.train_and_generate(&mut endless);
+            }
+            self.extend(&mut endless);
+        }
+    }
+
+    fn set(&self, status: Status) {
+        *self.shared.status.lock() = status;
+    }
+
+    /// Drains the capture queue; true when a capture has just ended and became the clip.
+    fn poll_capture(&mut self) -> bool {
+        let mut ended = false;
+        while let Ok(msg) = self.capture.pop() {
+            match msg {
+                CaptureMsg::Start { .. } => {
+                    self.pending.clear();
+                    self.pending.push(msg);
+                }
+                CaptureMsg::Note { .. } => self.pending.push(msg),
+                CaptureMsg::End { .. } => {
+                    self.pending.push(msg);
+                    match clip_from_capture(&self.pending) {
+                        Ok(clip) => {
+                            self.set(Status::Clip { bars: clip.bars(), tracks: clip.tracks.len() });
+                            *self.shared.clip.lock() = Some(clip);
+                            ended = true;
+                        }
+                        Err(e) => self.set(Status::Error(e)),
+                    }
+                    self.pending.clear();
+                }
+            }
+        }
+        ended
+    }
+
+    fn restore(&mut self, clip: Option<Clip>, model: Option<Vec<u8>>) {
+        self.model = None;
+        let Some(bytes) = model else {
+            self.set(
+                clip.as_ref()
+                    .map_or(Status::Empty, |c| Status::Clip { bars: c.bars(), tracks: c.tracks.len() }),
+            );
+            return;
+        };
+        match SintraModel::from_bytes(&bytes, &Device::Cpu) {
+            Ok(m) => {
+                self.model = Some(Arc::new(m));
+                self.set(Status::Ready);
+            }
+            Err(e) => {
+                // Foreign or damaged state: say so and start clean, never crash.
+                nice_plug::nice_error!("SinTra: the saved model could not be restored: {e}");
+                *self.shared.model.lock() = None;
+                self.set(Status::Error(format!("the saved model could not be restored ({e})")));
+            }
+        }
+    }
+
+    fn train_and_generate(&mut self, endless: &mut Option<Endless>) {
+        let Some(clip) = self.shared.clip.lock().clone() else {
+            self.set(Status::Error("capture or load a clip first".into()));
+            return;
+        };
+        let bars = clip.bars();
+        let opts = TrainOptions { preset: Preset::Default, threads: default_threads(), ..Default::default() };
+        let status = self.shared.status.clone();
+        let result = train(&clip, bars, &opts, &Device::Cpu, &self.shared.cancel, &mut |p| {
+            *status.lock() =
+                Status::Training { stage: p.stage + 1, stages: p.stages, epoch: p.epoch, loss: p.loss };
+        });
+        match result {
+            Ok((model, _)) => {
+                *self.shared.model.lock() = model.to_bytes().ok().map(ModelBytes);
+                self.model = Some(Arc::new(model));
+                self.set(Status::Ready);
+                self.generate(endless);
+            }
+            Err(e) => self.set(Status::Error(e.to_string())),
+        }
+    }
+
+    /// Samples a fresh set of bars and streams them to the audio thread bar by bar.
+    fn generate(&mut self, endless: &mut Option<Endless>) {
+        let Some(model) = self.model.clone() else {
+            self.set(Status::Error("train a model first".into()));
+            return;
+        };
+        let settings = (self.settings)();
+        let result = one_thread(|| Generator::new(model.clone(), settings.options.clone()));
+        let gen = match result {
+            Ok(g) => g,
+            Err(e) => return self.set(Status::Error(format!("sampling failed: {e}"))),
+        };
+        self.push(PlayMsg::Clear);
+        self.shared.generated.lock().clear();
+        let mut run = Endless { gen, decoder: BarDecoder::new(&model), length: 0.0 };
+        for i in 0..settings.bars {
+            if self.shared.cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            let last = i + 1 == settings.bars && !settings.endless;
+            if let Err(e) = self.next_bar(&mut run, last) {
+                return self.set(Status::Error(format!("sampling failed: {e}")));
+            }
+            self.set(Status::Generating { done: i + 1, of: settings.bars });
+        }
+        self.set(Status::Ready);
+        *endless = settings.endless.then_some(run);
+    }
+
+    /// Samples one bar of `run` and hands its notes to the audio thread.
+    fn next_bar(&mut self, run: &mut Endless, last: bool) -> candle_core::Result<()> {
+        let bar = one_thread(|| run.gen.next_bar())?;
+        let notes = run.decoder.bar(&bar, last);
+        run.length += run.decoder.bar_quarters;
+        self.shared.generated.lock().extend_from_slice(&notes);
+        for n in notes {
+            self.push(PlayMsg::Note(n));
+        }
+        self.push(PlayMsg::Length(run.length));
+        Ok(())
+    }
+
+    /// Endless mode: keeps two bars ahead of the playhead.
+    fn extend(&mut self, endless: &mut Option<Endless>) {
+        let Some(run) = endless.as_mut() else { return };
+        if !(self.settings)().endless {
+            *endless = None;
+            return;
+        }
+        let playhead = f64::from_bits(self.shared.playhead.load(Ordering::Relaxed));
+        if playhead + 2.0 * run.decoder.bar_quarters >= run.length {
+            if let Err(e) = self.next_bar(run, false) {
+                self.set(Status::Error(format!("sampling failed: {e}")));
+                *endless = None;
+            }
+        }
+    }
+
+    /// Queues a message for the audio thread; a full queue waits here, never there.
+    fn push(&mut self, mut msg: PlayMsg) {
+        loop {
+            match self.play.push(msg) {
+                Ok(()) => return,
+                Err(rtrb::PushError::Full(m)) => {
+                    if self.shared.cancel.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    msg = m;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+}
+
+/// A generation in progress: the sampler, the note decoder and the timeline length so far.
+pub struct Endless {
+    gen: Generator<Arc<SintraModel>>,
+    decoder: BarDecoder,
+    length: f64,
+}
+
+/// Runs `f` with candle on one thread: a bar is a few small products.
+fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
+}
+
+/// Turns sampled bars into notes as they come, holding a pitch across bar lines while it sounds.
+pub struct BarDecoder {
+    /// Pitches of each token.
+    groups: Vec<u128>,
+    /// Per track: channel and velocity.
+    tracks: Vec<(u8, u8)>,
+    /// Per track and pitch, the step its sounding note started at.
+    open: Vec<[Option<u32>; 128]>,
+    /// Steps decoded so far.
+    step: u32,
+    /// Length of a bar in quarter notes.
+    pub bar_quarters: f64,
+}
+
+impl BarDecoder {
+    pub fn new(model: &SintraModel) -> Self {
+        let dict = model.meta.dictionary();
+        let clip = &model.meta.clip;
+        Self {
+            groups: dict.groups.clone(),
+            tracks: clip.tracks.iter().map(|t| (t.channel, t.mean_velocity())).collect(),
+            open: vec![[None; 128]; clip.tracks.len()],
+            step: 0,
+            bar_quarters: clip.meta.steps_per_bar() as f64 / 4.0,
+        }
+    }
+
+    /// The notes that end in this bar (all still sounding ones too when `last`), sorted by start.
+    pub fn bar(&mut self, bar: &[Vec<u32>], last: bool) -> Vec<PlayNote> {
+        let mut notes = Vec::new();
+        let steps = bar.first().map_or(0, |t| t.len()) as u32;
+        for (k, tokens) in bar.iter().enumerate() {
+            let (channel, velocity) = self.tracks[k];
+            for (i, &tok) in tokens.iter().enumerate() {
+                let step = self.step + i as u32;
+                let now = self.groups.get(tok as usize).copied().unwrap_or(0);
+                for p in 0..128u8 {
+                    let sounding = now & (1 << p) != 0;
+                    match (self.open[k][p as usize], sounding) {
+                        (None, true) => self.open[k][p as usize] = Some(step),
+                        (Some(start), false) => {
+                            self.open[k][p as usize] = None;
+                            notes.push(note(start, step, channel, p, velocity));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if last {
+                let end = self.step + steps;
+                for p in 0..128u8 {
+                    if let Some(start) = self.open[k][p as usize].take() {
+                        notes.push(note(start, end, channel, p, velocity));
+                    }
+                }
+            }
+        }
+        self.step += steps;
+        notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.key.cmp(&b.key)));
+        notes
+    }
+}
+
+fn note(start: u32, end: u32, channel: u8, key: u8, velocity: u8) -> PlayNote {
+    PlayNote { start: start as f64 / 4.0, end: end as f64 / 4.0, channel, key, velocity }
+}
+
+/// Length of one bar of `clip` in quarter notes.
+pub fn bar_quarters(clip: &Clip) -> f64 {
+    clip.meta.steps_per_bar() as f64 / 4.0
+}
+
+/// Builds a clip from one capture: a track per MIDI channel, positions on the 16th grid from
+/// the capture's first bar line, notes still held at the end closed there.
+pub fn clip_from_capture(msgs: &[CaptureMsg]) -> Result<Clip, String> {
+    let Some(&CaptureMsg::Start { beat: origin }) = msgs.first() else {
+        return Err("capture has no start".into());
+    };
+    let Some(&CaptureMsg::End { beat: end, tempo, num, den }) = msgs.last() else {
+        return Err("capture has no end".into());
+    };
+    let time_sig = TimeSig { num: num.max(1), den: den.max(1) };
+    match time_sig.steps_per_bar() {
+        Some(s) if s % 4 == 0 => {}
+        _ => {
+            return Err(format!(
+                "the host's meter {time_sig} cannot be learned (bars must be whole quarter notes)"
+            ))
+        }
+    }
+    let step = |beat: f64| ((beat - origin) * 4.0).round().max(0.0) as u32;
+    let mut open: Vec<[Option<(u32, u8)>; 128]> = vec![[None; 128]; 16];
+    let mut per_channel: Vec<Vec<Note>> = vec![Vec::new(); 16];
+    for m in msgs {
+        if let CaptureMsg::Note { beat, channel, key, velocity } = *m {
+            let (ch, key) = ((channel & 15) as usize, key & 127);
+            let s = step(beat);
+            if let Some((start, vel)) = open[ch][key as usize].take() {
+                per_channel[ch].push(Note { pitch: key, start, end: s.max(start + 1), velocity: vel });
+            }
+            if velocity > 0 {
+                open[ch][key as usize] = Some((s, velocity));
+            }
+        }
+    }
+    let last = step(end);
+    for (ch, keys) in open.iter_mut().enumerate() {
+        for (key, slot) in keys.iter_mut().enumerate() {
+            if let Some((start, vel)) = slot.take() {
+                per_channel[ch].push(Note {
+                    pitch: key as u8,
+                    start,
+                    end: last.max(start + 1),
+                    velocity: vel,
+                });
+            }
+        }
+    }
+    let tracks: Vec<Track> = per_channel
+        .into_iter()
+        .enumerate()
+        .filter(|(_, n)| !n.is_empty())
+        .map(|(ch, mut notes)| {
+            notes.sort_by_key(|n| (n.start, n.pitch));
+            Track { name: format!("Channel {}", ch + 1), channel: ch as u8, program: 0, notes }
+        })
+        .collect();
+    if tracks.is_empty() {
+        return Err("the capture has no notes".into());
+    }
+    let meta = Meta {
+        title: "SinTra capture".into(),
+        ticks_per_quarter: 480,
+        us_per_quarter: (60_000_000.0 / tempo.max(1.0)).round() as u32,
+        time_sig,
+        key_sig: None,
+        pickup: None,
+    };
+    Ok(Clip { meta, tracks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_becomes_a_clip_per_channel() {
+        let msgs = [
+            CaptureMsg::Start { beat: 8.0 },
+            CaptureMsg::Note { beat: 8.0, channel: 0, key: 60, velocity: 100 },
+            CaptureMsg::Note { beat: 8.26, channel: 2, key: 48, velocity: 70 },
+            CaptureMsg::Note { beat: 9.0, channel: 0, key: 60, velocity: 0 },
+            CaptureMsg::End { beat: 16.0, tempo: 90.0, num: 3, den: 4 },
+        ];
+        let clip = clip_from_capture(&msgs).unwrap();
+        assert_eq!(clip.meta.time_sig, TimeSig { num: 3, den: 4 });
+        assert_eq!(clip.meta.us_per_quarter, 666_667);
+        let t: Vec<_> = clip.tracks.iter().map(|t| (t.channel, t.notes.clone())).collect();
+        assert_eq!(
+            t,
+            vec![
+                (0, vec![Note { pitch: 60, start: 0, end: 4, velocity: 100 }]),
+                // Held to the end of the capture: closed there; 8.26 rounds to step 1.
+                (2, vec![Note { pitch: 48, start: 1, end: 32, velocity: 70 }]),
+            ]
+        );
+        let bad =
+            [CaptureMsg::Start { beat: 0.0 }, CaptureMsg::End { beat: 4.0, tempo: 120.0, num: 4, den: 4 }];
+        assert!(clip_from_capture(&bad).unwrap_err().contains("no notes"));
+        let odd = [msgs[0], msgs[1], CaptureMsg::End { beat: 4.0, tempo: 120.0, num: 7, den: 8 }];
+        assert!(clip_from_capture(&odd).unwrap_err().contains("7/8"));
+    }
+}

@@ -1,0 +1,356 @@
+//! Placing generated notes in the host's blocks, sample-accurately. Pure and allocation-free:
+//! the audio thread calls it once per block; the tests call it with made-up transports.
+
+/// A generated note on the plugin's timeline, in quarter notes from the timeline's start.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlayNote {
+    /// Start, in quarter notes.
+    pub start: f64,
+    /// End, in quarter notes (after `start`).
+    pub end: f64,
+    /// MIDI channel, 0-based.
+    pub channel: u8,
+    /// MIDI key.
+    pub key: u8,
+    /// Note-on velocity, 1..=127.
+    pub velocity: u8,
+}
+
+/// How the timeline plays against the host's song position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Silent.
+    Off,
+    /// The timeline once, from its origin.
+    Once,
+    /// The timeline over and over, `length` quarters at a time.
+    Loop,
+    /// The timeline once while the engine keeps appending bars ahead of the playhead.
+    Endless,
+}
+
+/// One host block.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Block {
+    /// Whether the transport is rolling.
+    pub playing: bool,
+    /// Song position at the block's first sample, in quarter notes.
+    pub beat: f64,
+    /// Quarter notes per sample (tempo / 60 / sample rate).
+    pub beats_per_sample: f64,
+    /// Samples in the block.
+    pub samples: u32,
+}
+
+/// A note event for the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Note on at a sample offset.
+    On { timing: u32, channel: u8, key: u8, velocity: u8 },
+    /// Note off at a sample offset.
+    Off { timing: u32, channel: u8, key: u8 },
+}
+
+impl Event {
+    fn sort_key(&self) -> (u32, u8) {
+        match *self {
+            Event::Off { timing, .. } => (timing, 0),
+            Event::On { timing, .. } => (timing, 1),
+        }
+    }
+}
+
+/// Most events one block can carry; more are dropped (and counted).
+pub const MAX_EVENTS: usize = 1024;
+
+/// The scheduler's memory between blocks: sounding notes and where the last block ended.
+pub struct Scheduler {
+    /// Per channel and key, the timeline beat at which the sounding note ends (NaN: silent).
+    sounding: [[f64; 128]; 16],
+    /// Song position just after the previous block, if it was playing.
+    expected: Option<f64>,
+    /// This block's events before sorting. Allocated once, in `new`.
+    events: Vec<Event>,
+    /// Events dropped because a block had more than `MAX_EVENTS`.
+    pub dropped: u32,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scheduler {
+    /// Allocates the event buffer; call off the audio thread.
+    pub fn new() -> Self {
+        Self {
+            sounding: [[f64::NAN; 128]; 16],
+            expected: None,
+            events: Vec::with_capacity(MAX_EVENTS),
+            dropped: 0,
+        }
+    }
+
+    /// Forgets sounding notes and the last position (on the audio thread: no allocation).
+    pub fn reset(&mut self) {
+        self.sounding = [[f64::NAN; 128]; 16];
+        self.expected = None;
+        self.events.clear();
+    }
+
+    /// Whether any note is sounding.
+    pub fn any_sounding(&self) -> bool {
+        self.sounding.iter().flatten().any(|e| !e.is_nan())
+    }
+
+    /// Note-offs for every sounding note at `timing`.
+    fn all_off(&mut self, timing: u32) {
+        for ch in 0..16 {
+            for key in 0..128 {
+                if !self.sounding[ch][key].is_nan() {
+                    self.sounding[ch][key] = f64::NAN;
+                    self.push(Event::Off { timing, channel: ch as u8, key: key as u8 });
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, e: Event) {
+        if self.events.len() < MAX_EVENTS {
+            self.events.push(e);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Schedules one block. `notes` are sorted by start; the timeline starts at song position
+    /// `origin` and is `length` quarters long (the loop length in `Mode::Loop`). `emit` gets the
+    /// block's events in time order, note-offs first at equal times.
+    pub fn process(
+        &mut self,
+        notes: &[PlayNote],
+        origin: f64,
+        length: f64,
+        mode: Mode,
+        block: &Block,
+        emit: &mut impl FnMut(Event),
+    ) {
+        self.events.clear();
+        let jumped = self.expected.is_some_and(|e| (block.beat - e).abs() > 1e-6 * e.abs().max(1.0));
+        if !block.playing || mode == Mode::Off || jumped {
+            // Stop, seek or loop jump: nothing may keep sounding.
+            self.all_off(0);
+        }
+        if block.playing && mode != Mode::Off && block.beats_per_sample > 0.0 {
+            let end = block.beat + block.samples as f64 * block.beats_per_sample;
+            let t0 = block.beat - origin;
+            let t1 = end - origin;
+            if mode == Mode::Loop && length > 0.0 && t1 > 0.0 {
+                // Map onto loop passes; a block can straddle the loop's end.
+                let start = t0.max(0.0);
+                let pass = (start / length).floor();
+                let (a, b) = (start - pass * length, t1 - pass * length);
+                if b <= length {
+                    self.segment(notes, a, b, t0.max(0.0) - t0, block, length);
+                } else {
+                    self.segment(notes, a, length, start - t0, block, length);
+                    let wrap = self.offset(length - a + (start - t0), block);
+                    self.all_off(wrap);
+                    self.segment(notes, 0.0, b - length, length - a + (start - t0), block, length);
+                }
+            } else if mode != Mode::Loop {
+                self.segment(notes, t0, t1, 0.0, block, f64::INFINITY);
+            }
+            self.expected = Some(end);
+        } else {
+            self.expected = None;
+        }
+        self.events.sort_unstable_by_key(Event::sort_key);
+        for e in &self.events {
+            emit(*e);
+        }
+    }
+
+    /// Sample offset of `beats` quarters into the block.
+    fn offset(&self, beats: f64, block: &Block) -> u32 {
+        let s = (beats / block.beats_per_sample).round();
+        (s.max(0.0) as u32).min(block.samples.saturating_sub(1))
+    }
+
+    /// Events for timeline beats `[a, b)`, which start `lead` quarters into the block.
+    fn segment(&mut self, notes: &[PlayNote], a: f64, b: f64, lead: f64, block: &Block, cut: f64) {
+        // Offs of sounding notes ending here.
+        for ch in 0..16 {
+            for key in 0..128 {
+                let e = self.sounding[ch][key];
+                if !e.is_nan() && e < b {
+                    self.sounding[ch][key] = f64::NAN;
+                    let timing = self.offset(lead + (e - a).max(0.0), block);
+                    self.push(Event::Off { timing, channel: ch as u8, key: key as u8 });
+                }
+            }
+        }
+        let first = notes.partition_point(|n| n.start < a);
+        for n in notes[first..].iter().take_while(|n| n.start < b) {
+            let (ch, key) = ((n.channel & 15) as usize, (n.key & 127) as usize);
+            let timing = self.offset(lead + n.start - a, block);
+            if !self.sounding[ch][key].is_nan() {
+                self.push(Event::Off { timing, channel: ch as u8, key: key as u8 });
+            }
+            self.push(Event::On { timing, channel: ch as u8, key: key as u8, velocity: n.velocity });
+            let end = n.end.min(cut);
+            if end < b {
+                self.push(Event::Off {
+                    timing: self.offset(lead + end - a, block),
+                    channel: ch as u8,
+                    key: key as u8,
+                });
+                self.sounding[ch][key] = f64::NAN;
+            } else {
+                self.sounding[ch][key] = end;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 120 BPM at 48 kHz: 1/24000 quarter per sample; 512-sample blocks.
+    const BPS: f64 = 120.0 / 60.0 / 48_000.0;
+
+    fn note(start: f64, end: f64, key: u8) -> PlayNote {
+        PlayNote { start, end, channel: 1, key, velocity: 90 }
+    }
+
+    fn run(s: &mut Scheduler, notes: &[PlayNote], mode: Mode, blocks: &[Block]) -> Vec<(usize, Event)> {
+        let mut out = Vec::new();
+        for (i, b) in blocks.iter().enumerate() {
+            s.process(notes, 0.0, 4.0, mode, b, &mut |e| out.push((i, e)));
+        }
+        out
+    }
+
+    fn rolling(from: f64, n: usize, bps: f64) -> Vec<Block> {
+        (0..n)
+            .map(|i| Block {
+                playing: true,
+                beat: from + i as f64 * 512.0 * bps,
+                beats_per_sample: bps,
+                samples: 512,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sample_accurate_across_block_boundaries() {
+        // A note from beat 0.05 (sample 1200: block 2, offset 176) to 0.1 (2400: block 4, offset 352).
+        let out = run(&mut Scheduler::new(), &[note(0.05, 0.1, 60)], Mode::Once, &rolling(0.0, 6, BPS));
+        assert_eq!(
+            out,
+            vec![
+                (2, Event::On { timing: 176, channel: 1, key: 60, velocity: 90 }),
+                (4, Event::Off { timing: 352, channel: 1, key: 60 })
+            ]
+        );
+    }
+
+    #[test]
+    fn tempo_change_moves_later_notes() {
+        // At 240 BPM the same note starts twice as early in samples (600 = block 1, offset 88).
+        let out =
+            run(&mut Scheduler::new(), &[note(0.05, 0.06, 60)], Mode::Once, &rolling(0.0, 3, 2.0 * BPS));
+        assert_eq!(out[0], (1, Event::On { timing: 88, channel: 1, key: 60, velocity: 90 }));
+        assert_eq!(out[1], (1, Event::Off { timing: 208, channel: 1, key: 60 }));
+    }
+
+    #[test]
+    fn stop_and_seek_silence_sounding_notes() {
+        let notes = [note(0.0, 3.0, 60)];
+        let mut s = Scheduler::new();
+        let mut blocks = rolling(0.0, 2, BPS);
+        blocks.push(Block { playing: false, ..blocks[1] });
+        let out = run(&mut s, &notes, Mode::Once, &blocks);
+        assert_eq!(out.last(), Some(&(2, Event::Off { timing: 0, channel: 1, key: 60 })));
+        assert!(!s.any_sounding());
+        // A seek from beat ~0.02 to 1.0 while the note sounds: off at 0, and it does not restart.
+        let mut s = Scheduler::new();
+        let mut blocks = rolling(0.0, 2, BPS);
+        blocks.push(Block { beat: 1.0, ..blocks[1] });
+        let out = run(&mut s, &notes, Mode::Once, &blocks);
+        assert_eq!(
+            out,
+            vec![
+                (0, Event::On { timing: 0, channel: 1, key: 60, velocity: 90 }),
+                (2, Event::Off { timing: 0, channel: 1, key: 60 })
+            ]
+        );
+    }
+
+    #[test]
+    fn loop_mode_wraps_inside_a_block() {
+        // Loop of 4 quarters; a block from 3.99 to ~4.01 wraps: the held note ends at the wrap,
+        // the note at 0 starts again right after it.
+        let notes = [note(0.0, 4.0, 60), note(0.0, 1.0, 64)];
+        let mut s = Scheduler::new();
+        let b = Block { playing: true, beat: 3.99, beats_per_sample: BPS, samples: 512 };
+        s.sounding[1][60] = 4.0;
+        let mut out = Vec::new();
+        s.process(&notes, 0.0, 4.0, Mode::Loop, &b, &mut |e| out.push(e));
+        // Wrap at (4.0 - 3.99) / BPS = 240 samples.
+        assert_eq!(
+            out,
+            vec![
+                Event::Off { timing: 240, channel: 1, key: 60 },
+                Event::On { timing: 240, channel: 1, key: 60, velocity: 90 },
+                Event::On { timing: 240, channel: 1, key: 64, velocity: 90 },
+            ]
+        );
+        assert!(s.any_sounding());
+    }
+
+    #[test]
+    fn host_loop_jump_and_offline_blocks() {
+        // The host loops from beat ~0.04 back to 0: offs at 0 of the jump block, then replay.
+        let notes = [note(0.0, 0.5, 60)];
+        let mut s = Scheduler::new();
+        let mut blocks = rolling(0.0, 2, BPS);
+        blocks.push(Block { beat: 0.0, ..blocks[0] });
+        let out = run(&mut s, &notes, Mode::Once, &blocks);
+        assert_eq!(
+            out,
+            vec![
+                (0, Event::On { timing: 0, channel: 1, key: 60, velocity: 90 }),
+                (2, Event::Off { timing: 0, channel: 1, key: 60 }),
+                (2, Event::On { timing: 0, channel: 1, key: 60, velocity: 90 })
+            ]
+        );
+        // Offline rendering is the same arithmetic with huge blocks: one block holds both events.
+        let big = Block { playing: true, beat: 0.0, beats_per_sample: BPS, samples: 48_000 };
+        let mut out = Vec::new();
+        Scheduler::new().process(&notes, 0.0, 4.0, Mode::Once, &big, &mut |e| out.push(e));
+        assert_eq!(
+            out,
+            vec![
+                Event::On { timing: 0, channel: 1, key: 60, velocity: 90 },
+                Event::Off { timing: 12_000, channel: 1, key: 60 }
+            ]
+        );
+    }
+
+    #[test]
+    fn off_mode_and_origin() {
+        let notes = [note(0.0, 0.01, 60)];
+        let mut s = Scheduler::new();
+        let mut out = Vec::new();
+        let b = rolling(8.0, 1, BPS)[0];
+        s.process(&notes, 8.0, 4.0, Mode::Off, &b, &mut |e| out.push(e));
+        assert!(out.is_empty());
+        // Origin 8: the note plays at song position 8.
+        s.process(&notes, 8.0, 4.0, Mode::Once, &b, &mut |e| out.push(e));
+        assert_eq!(out[0], Event::On { timing: 0, channel: 1, key: 60, velocity: 90 });
+        assert_eq!(out[1], Event::Off { timing: 240, channel: 1, key: 60 });
+    }
+}
