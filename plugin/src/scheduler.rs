@@ -144,8 +144,11 @@ impl Scheduler {
         }
         if block.playing && mode != Mode::Off && block.beats_per_sample > 0.0 {
             let end = block.beat + block.samples as f64 * block.beats_per_sample;
-            let t0 = block.beat - origin;
-            let t1 = end - origin;
+            // Sample k of the block covers beats [k - 1/2, k + 1/2) samples from its start, so
+            // an event exactly on a block boundary lands in one block only, at the right sample.
+            let half = 0.5 * block.beats_per_sample;
+            let t0 = block.beat - origin - half;
+            let t1 = end - origin - half;
             if mode == Mode::Loop && length > 0.0 && t1 > 0.0 {
                 // Map onto loop passes; a block can straddle the loop's end.
                 let start = t0.max(0.0);
@@ -172,9 +175,9 @@ impl Scheduler {
         }
     }
 
-    /// Sample offset of `beats` quarters into the block.
+    /// Sample offset of a point `beats` quarters after the block's (half-sample-early) start.
     fn offset(&self, beats: f64, block: &Block) -> u32 {
-        let s = (beats / block.beats_per_sample).round();
+        let s = (beats / block.beats_per_sample).floor();
         (s.max(0.0) as u32).min(block.samples.saturating_sub(1))
     }
 
