@@ -30,9 +30,27 @@ pub enum Command {
     Generate,
     /// Take a clip and model restored from the host's project (no retraining).
     Restore { clip: Option<Clip>, model: Option<Vec<u8>> },
+    /// Use this clip (from a MIDI file); trains at once when training after capture is on.
+    LoadClip(Clip),
     /// Stop the thread.
     Shutdown,
 }
+
+/// What the engine tells whoever listens (the editor); dropped when nobody drains them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineEvent {
+    /// A training step: stage (1-based) of stages, epoch, loss, seconds since training began.
+    Progress { stage: usize, stages: usize, epoch: usize, loss: f32, seconds: f64 },
+    /// Training finished.
+    Trained { seconds: f64, parameters: usize },
+    /// A bar was sampled and handed to the audio thread.
+    BarReady { index: usize, of: usize },
+    /// Something failed, in plain words.
+    Error(String),
+}
+
+/// Events kept for a slow listener.
+const EVENT_QUEUE: usize = 1024;
 
 /// What the engine reports.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,6 +109,8 @@ pub struct Shared {
     pub playhead: Arc<AtomicU64>,
     /// Raised to stop training or sampling at once.
     pub cancel: Arc<AtomicBool>,
+    /// Raised when the plugin goes away.
+    pub shutdown: Arc<AtomicBool>,
 }
 
 /// The plugin's handle on its engine thread; dropping it cancels work and joins the thread.
@@ -99,6 +119,8 @@ pub struct Engine {
     commands: Sender<Command>,
     /// Shared state.
     pub shared: Shared,
+    /// Progress, results and errors, for the editor.
+    pub events: Receiver<EngineEvent>,
     /// The thread.
     thread: Option<JoinHandle<()>>,
 }
@@ -113,12 +135,14 @@ impl Engine {
         generate_request: Arc<AtomicBool>,
     ) -> Self {
         let (commands, rx) = crossbeam_channel::unbounded();
+        let (events_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE);
         let worker = Worker {
             shared: shared.clone(),
             capture,
             play,
             settings,
             generate_request,
+            events: events_tx,
             model: None,
             pending: Vec::new(),
         };
@@ -126,17 +150,23 @@ impl Engine {
             .name("sintra-engine".into())
             .spawn(move || worker.run(rx))
             .expect("spawning the engine thread");
-        Self { commands, shared, thread: Some(thread) }
+        Self { commands, shared, events, thread: Some(thread) }
     }
 
-    /// Sends a command; the engine picks it up between steps.
+    /// Sends a command; the engine picks it up between jobs.
     pub fn send(&self, command: Command) {
         let _ = self.commands.send(command);
+    }
+
+    /// Stops the training or sampling under way at its next step.
+    pub fn cancel(&self) {
+        self.shared.cancel.store(true, Ordering::Relaxed);
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Relaxed);
         self.shared.cancel.store(true, Ordering::Relaxed);
         let _ = self.commands.send(Command::Shutdown);
         if let Some(t) = self.thread.take() {
@@ -153,6 +183,8 @@ struct Worker {
     settings: Arc<dyn Fn() -> Settings + Send + Sync>,
     /// Raised by the audio thread's generate button.
     generate_request: Arc<AtomicBool>,
+    /// Events out.
+    events: Sender<EngineEvent>,
     /// The trained model.
     model: Option<Arc<SintraModel>>,
     /// Capture messages of the capture in progress.
@@ -163,38 +195,48 @@ impl Worker {
     fn run(mut self, commands: Receiver<Command>) {
         let mut endless: Option<Endless> = None;
         loop {
-            match commands.recv_timeout(Duration::from_millis(10)) {
+            let command = commands.recv_timeout(Duration::from_millis(10));
+            if self.shared.shutdown.load(Ordering::Relaxed) {
+                return;
+            }
+            // A cancel applies to the job under way only.
+            self.shared.cancel.store(false, Ordering::Relaxed);
+            match command {
                 Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-                Ok(Command::Train) => {
-                    endless = None;
-                    self.train_and_generate(&mut endless)
-                }
-                Ok(Command::Generate) => {
-                    endless = None;
-                    self.generate(&mut endless)
-                }
+                Ok(Command::Train) => self.train_and_generate(&mut endless),
+                Ok(Command::Generate) => self.generate(&mut endless),
                 Ok(Command::Restore { clip, model }) => {
                     endless = None;
                     self.restore(clip, model)
                 }
+                Ok(Command::LoadClip(clip)) => {
+                    self.set(Status::Clip { bars: clip.bars(), tracks: clip.tracks.len() });
+                    *self.shared.clip.lock() = Some(clip);
+                    if (self.settings)().auto_train {
+                        self.train_and_generate(&mut endless);
+                    }
+                }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             }
-            if self.shared.cancel.load(Ordering::Relaxed) {
-                return;
-            }
             if self.generate_request.swap(false, Ordering::Relaxed) {
-                endless = None;
                 self.generate(&mut endless);
             }
             if self.poll_capture() && (self.settings)().auto_train {
-                endless = None;
                 self.train_and_generate(&mut endless);
             }
             self.extend(&mut endless);
         }
     }
 
+    fn emit_event(&self, event: EngineEvent) {
+        let _ = self.events.try_send(event);
+    }
+
     fn set(&self, status: Status) {
+        if let Status::Error(e) = &status {
+            nice_plug::nice_warn!("SinTra: {e}");
+            self.emit_event(EngineEvent::Error(e.clone()));
+        }
         *self.shared.status.lock() = status;
     }
 
@@ -249,6 +291,7 @@ impl Worker {
     }
 
     fn train_and_generate(&mut self, endless: &mut Option<Endless>) {
+        *endless = None;
         let Some(clip) = self.shared.clip.lock().clone() else {
             self.set(Status::Error("capture or load a clip first".into()));
             return;
@@ -256,12 +299,24 @@ impl Worker {
         let bars = clip.bars();
         let opts = TrainOptions { preset: Preset::Default, threads: default_threads(), ..Default::default() };
         let status = self.shared.status.clone();
+        let events = self.events.clone();
+        let start = std::time::Instant::now();
         let result = train(&clip, bars, &opts, &Device::Cpu, &self.shared.cancel, &mut |p| {
             *status.lock() =
                 Status::Training { stage: p.stage + 1, stages: p.stages, epoch: p.epoch, loss: p.loss };
+            let (stage, stages, epoch, loss) = (p.stage + 1, p.stages, p.epoch, p.loss);
+            let _ = events.try_send(EngineEvent::Progress {
+                stage,
+                stages,
+                epoch,
+                loss,
+                seconds: p.elapsed.as_secs_f64(),
+            });
         });
         match result {
             Ok((model, _)) => {
+                let parameters = sintra_core::train::total_parameters(&model.stages);
+                self.emit_event(EngineEvent::Trained { seconds: start.elapsed().as_secs_f64(), parameters });
                 *self.shared.model.lock() = model.to_bytes().ok().map(ModelBytes);
                 self.model = Some(Arc::new(model));
                 self.set(Status::Ready);
@@ -273,6 +328,7 @@ impl Worker {
 
     /// Samples a fresh set of bars and streams them to the audio thread bar by bar.
     fn generate(&mut self, endless: &mut Option<Endless>) {
+        *endless = None;
         let Some(model) = self.model.clone() else {
             self.set(Status::Error("train a model first".into()));
             return;
@@ -295,6 +351,7 @@ impl Worker {
                 return self.set(Status::Error(format!("sampling failed: {e}")));
             }
             self.set(Status::Generating { done: i + 1, of: settings.bars });
+            self.emit_event(EngineEvent::BarReady { index: i, of: settings.bars });
         }
         self.set(Status::Ready);
         *endless = settings.endless.then_some(run);
@@ -505,6 +562,93 @@ pub fn clip_from_capture(msgs: &[CaptureMsg]) -> Result<Clip, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
+
+    fn start(auto_train: bool) -> (Engine, rtrb::Consumer<PlayMsg>) {
+        let (_cap_tx, cap_rx) = rtrb::RingBuffer::new(16);
+        let (play_tx, play_rx) = rtrb::RingBuffer::new(1 << 14);
+        let shared = Shared {
+            status: Arc::new(Mutex::new(Status::Empty)),
+            clip: Arc::default(),
+            model: Arc::default(),
+            generated: Arc::default(),
+            playhead: Arc::default(),
+            cancel: Arc::default(),
+            shutdown: Arc::default(),
+        };
+        let settings = Arc::new(move || Settings {
+            bars: 2,
+            options: GenerateOptions::default(),
+            endless: false,
+            auto_train,
+        });
+        (Engine::start(shared, cap_rx, play_tx, settings, Arc::default()), play_rx)
+    }
+
+    fn chorale(bars: u32) -> Clip {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/midi/bwv349_4track_ts34.mid");
+        sintra_core::read_clip(&path).unwrap().select_bars(1, bars).unwrap()
+    }
+
+    #[test]
+    fn loads_trains_streams_and_reports() {
+        let (engine, mut play) = start(true);
+        engine.send(Command::LoadClip(chorale(4)));
+        let mut seen = Vec::new();
+        while !matches!(seen.last(), Some(EngineEvent::BarReady { index: 1, .. })) {
+            seen.push(engine.events.recv_timeout(Duration::from_secs(120)).expect("engine events"));
+        }
+        assert!(seen.iter().any(|e| matches!(e, EngineEvent::Progress { stage: 3, .. })));
+        assert!(seen.iter().any(|e| matches!(e, EngineEvent::Trained { .. })));
+        let msgs: Vec<PlayMsg> = std::iter::from_fn(|| play.pop().ok()).collect();
+        assert_eq!(msgs[0], PlayMsg::Clear);
+        // Two 3/4 bars: the timeline ends at 6 quarters, every note inside it, on the 16th grid.
+        assert_eq!(msgs.last(), Some(&PlayMsg::Length(6.0)));
+        let notes: Vec<PlayNote> =
+            msgs.iter().filter_map(|m| if let PlayMsg::Note(n) = m { Some(*n) } else { None }).collect();
+        assert!(!notes.is_empty());
+        for n in &notes {
+            assert!(n.start >= 0.0 && n.end <= 6.0 && n.start < n.end && n.channel < 4, "{n:?}");
+            assert_eq!((n.start * 4.0).fract(), 0.0);
+        }
+        assert_eq!(*engine.shared.generated.lock(), notes);
+        assert!(engine.shared.model.lock().is_some(), "the model is kept for the project");
+    }
+
+    #[test]
+    fn dropping_mid_training_returns_promptly() {
+        let (engine, _play) = start(true);
+        engine.send(Command::LoadClip(chorale(12)));
+        let first = engine.events.recv_timeout(Duration::from_secs(60)).unwrap();
+        assert!(matches!(first, EngineEvent::Progress { .. }), "{first:?}");
+        let t = Instant::now();
+        drop(engine);
+        assert!(t.elapsed() < Duration::from_secs(5), "drop took {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn cancel_stops_training_and_a_damaged_model_is_refused() {
+        let (engine, _play) = start(true);
+        engine.send(Command::LoadClip(chorale(12)));
+        assert!(matches!(
+            engine.events.recv_timeout(Duration::from_secs(60)).unwrap(),
+            EngineEvent::Progress { .. }
+        ));
+        engine.cancel();
+        let err = loop {
+            match engine.events.recv_timeout(Duration::from_secs(60)).unwrap() {
+                EngineEvent::Error(e) => break e,
+                EngineEvent::Progress { .. } => {}
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(err.contains("cancelled"), "{err}");
+        engine.send(Command::Restore { clip: None, model: Some(b"not a model".to_vec()) });
+        let err = engine.events.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(matches!(&err, EngineEvent::Error(e) if e.contains("could not be restored")), "{err:?}");
+        assert!(engine.shared.model.lock().is_none());
+    }
 
     #[test]
     fn capture_becomes_a_clip_per_channel() {

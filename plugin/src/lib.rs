@@ -70,6 +70,7 @@ impl Default for SinTra {
             generated: params.generated.clone(),
             playhead: Arc::default(),
             cancel: Arc::default(),
+            shutdown: Arc::default(),
         };
         let generate_request = Arc::new(AtomicBool::new(false));
         let settings = {
