@@ -7,8 +7,6 @@ mod common;
 
 use std::ffi::CString;
 use std::io::Cursor;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
@@ -37,18 +35,6 @@ impl HostHandlers for Host {
     type Shared<'a> = Shared;
     type MainThread<'a> = ();
     type AudioProcessor<'a> = ();
-}
-
-/// Builds the debug bundle with the allocation check and returns the `.clap` path.
-fn bundle() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(env!("CARGO"))
-        .args(["xtask", "bundle", "sintra", "--features", "assert_process_allocs"])
-        .current_dir(&root)
-        .status()
-        .expect("running cargo xtask");
-    assert!(status.success(), "bundling the plugin failed");
-    root.join("target/bundled/sintra.clap")
 }
 
 fn transport(beat: f64, playing: bool) -> TransportEvent {
@@ -195,7 +181,7 @@ fn play(s: &mut Session, from: f64, to: f64) -> Vec<Out> {
 
 #[test]
 fn captures_trains_and_plays_in_time() {
-    let path = bundle();
+    let path = common::bundle().join("sintra.clap");
     let entry = unsafe { PluginEntry::load(&path) }.expect("loading sintra.clap");
     let mut s = Session::new(&entry);
     let (arm, thru, caplen, bars) =

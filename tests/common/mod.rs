@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::Command;
 
 /// `../shared/midi`, beside the repository.
 pub fn shared_midi() -> PathBuf {
@@ -60,4 +61,17 @@ pub fn raw_notes(bytes: &[u8]) -> Vec<RawTrack> {
         }
     }
     out
+}
+
+/// Builds the plugin bundles (debug, with nice-plug's `assert_process_allocs`, so an allocation
+/// in `process` aborts the host) and returns `target/bundled`.
+pub fn bundle() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(env!("CARGO"))
+        .args(["xtask", "bundle", "sintra", "--features", "assert_process_allocs"])
+        .current_dir(&root)
+        .status()
+        .expect("running cargo xtask");
+    assert!(status.success(), "bundling the plugin failed");
+    root.join("target/bundled")
 }
