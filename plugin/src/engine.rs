@@ -3,7 +3,7 @@
 //! pre-allocated lock-free queue, bar by bar. Commands come in and status goes out over
 //! crossbeam channels; nothing here ever runs on the audio thread.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -111,6 +111,8 @@ pub struct Shared {
     pub cancel: Arc<AtomicBool>,
     /// Raised when the plugin goes away.
     pub shutdown: Arc<AtomicBool>,
+    /// Capture messages the audio thread could not queue (counted there, reported here).
+    pub capture_overflow: Arc<AtomicU32>,
 }
 
 /// The plugin's handle on its engine thread; dropping it cancels work and joins the thread.
@@ -177,9 +179,13 @@ impl Drop for Engine {
 
 /// The engine thread's state.
 struct Worker {
+    /// State shared with the plugin.
     shared: Shared,
+    /// Captured notes from the audio thread.
     capture: rtrb::Consumer<CaptureMsg>,
+    /// Generated notes to the audio thread.
     play: rtrb::Producer<PlayMsg>,
+    /// Reads the sampling settings from the parameters.
     settings: Arc<dyn Fn() -> Settings + Send + Sync>,
     /// Raised by the audio thread's generate button.
     generate_request: Arc<AtomicBool>,
@@ -252,6 +258,12 @@ impl Worker {
                 CaptureMsg::Note { .. } => self.pending.push(msg),
                 CaptureMsg::End { .. } => {
                     self.pending.push(msg);
+                    let lost = self.shared.capture_overflow.swap(0, Ordering::Relaxed);
+                    if lost > 0 {
+                        let e = format!("{lost} captured note events were lost (the capture queue was full)");
+                        nice_plug::nice_warn!("SinTra: {e}");
+                        self.emit_event(EngineEvent::Error(e));
+                    }
                     match clip_from_capture(&self.pending) {
                         Ok(clip) => {
                             self.set(Status::Clip { bars: clip.bars(), tracks: clip.tracks.len() });
@@ -405,8 +417,11 @@ impl Worker {
 
 /// A generation in progress: the sampler, the note decoder and the timeline length so far.
 pub struct Endless {
+    /// The sampler, with its per-stage memory.
     gen: Generator<Arc<SintraModel>>,
+    /// Turns its bars into notes.
     decoder: BarDecoder,
+    /// Quarter notes generated so far.
     length: f64,
 }
 
@@ -575,6 +590,7 @@ mod tests {
             playhead: Arc::default(),
             cancel: Arc::default(),
             shutdown: Arc::default(),
+            capture_overflow: Arc::default(),
         };
         let settings = Arc::new(move || Settings {
             bars: 2,

@@ -62,6 +62,7 @@ impl Default for SinTra {
     fn default() -> Self {
         let params = Arc::new(SintraParams::default());
         let (capture_tx, capture_rx) = rtrb::RingBuffer::new(CAPTURE_QUEUE);
+        let capture = Capture::new(capture_tx);
         let (play_tx, play_rx) = rtrb::RingBuffer::new(TIMELINE_CAPACITY);
         let shared = Shared {
             status: Arc::new(Mutex::new(Status::Empty)),
@@ -71,6 +72,7 @@ impl Default for SinTra {
             playhead: Arc::default(),
             cancel: Arc::default(),
             shutdown: Arc::default(),
+            capture_overflow: capture.overflow.clone(),
         };
         let generate_request = Arc::new(AtomicBool::new(false));
         let settings = {
@@ -81,7 +83,7 @@ impl Default for SinTra {
         Self {
             params,
             engine,
-            capture: Capture::new(capture_tx),
+            capture,
             play: play_rx,
             timeline: Vec::with_capacity(TIMELINE_CAPACITY),
             length: 0.0,
