@@ -30,6 +30,8 @@ pub struct TrainOptions {
     pub max_epochs: usize,
     /// A stage stops once its training loss is at or below this.
     pub target_loss: f32,
+    /// A stage also stops after this many epochs without a 10% better loss (0: never).
+    pub patience: usize,
     /// Seed for initialisation and dropout.
     pub seed: u64,
     /// CPU threads for the maths.
@@ -44,6 +46,7 @@ impl Default for TrainOptions {
             resolutions: Resolution::ALL.to_vec(),
             max_epochs: 400,
             target_loss: 0.01,
+            patience: 50,
             seed: 0,
             threads: default_threads(),
         }
@@ -227,6 +230,7 @@ fn fit(
     let params = ParamsAdamW { lr: cfg.lr, beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
     let mut opt = AdamW::new(varmap.all_vars(), params)?;
     let mut last = f32::INFINITY;
+    let (mut best, mut best_epoch) = (f32::INFINITY, 0);
     for epoch in 1..=opts.max_epochs {
         if cancel.load(Ordering::Relaxed) {
             return Err(TrainError::Cancelled);
@@ -243,6 +247,13 @@ fn fit(
         }
         report(epoch, last);
         if last <= opts.target_loss {
+            return Ok((epoch, last));
+        }
+        // A clip whose next bar is ambiguous has a loss floor above the target: stop once the
+        // best loss has not improved by 10% for `patience` epochs instead of running them all.
+        if last < best * 0.9 {
+            (best, best_epoch) = (last, epoch);
+        } else if opts.patience > 0 && epoch - best_epoch >= opts.patience {
             return Ok((epoch, last));
         }
     }

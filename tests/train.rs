@@ -24,6 +24,7 @@ fn tiny(max_epochs: usize, seed: u64) -> TrainOptions {
         seed,
         threads: 1,
         target_loss: 1e-4,
+        patience: 0,
         ..Default::default()
     }
 }
@@ -130,4 +131,29 @@ fn too_short_a_clip_is_an_error() {
     let c = clip(1);
     let err = train(&c, 1, &tiny(2, 0), &Device::Cpu, &AtomicBool::new(false), &mut |_| {}).err().unwrap();
     assert!(err.to_string().contains("at least 2 bars"), "{err}");
+}
+
+#[test]
+fn an_ambiguous_clip_stops_at_its_plateau() {
+    // Bars A B A C A B A C: after A comes B or C, so the loss cannot reach the target; training
+    // stops once it stops improving instead of running every epoch.
+    let mut clip = clip(2);
+    clip.tracks.truncate(1);
+    let pitch = [60u8, 64, 60, 67, 60, 64, 60, 67];
+    clip.tracks[0].notes = pitch
+        .iter()
+        .enumerate()
+        .map(|(b, &p)| sintra_core::clip::Note {
+            pitch: p,
+            start: b as u32 * 12,
+            end: b as u32 * 12 + 12,
+            velocity: 80,
+        })
+        .collect();
+    let opts = TrainOptions { max_epochs: 3000, target_loss: 0.01, ..tiny(0, 0) };
+    let opts = TrainOptions { patience: 50, ..opts };
+    let (_, reports) = train(&clip, 8, &opts, &Device::Cpu, &AtomicBool::new(false), &mut |_| {}).unwrap();
+    let first = &reports[0];
+    assert!(first.final_loss > 0.05, "{first:?}");
+    assert!(first.epochs < 3000, "{first:?}");
 }

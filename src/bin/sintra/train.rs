@@ -38,6 +38,9 @@ pub struct TrainArgs {
     /// A stage stops at this training loss.
     #[arg(long, default_value_t = 0.01)]
     pub target_loss: f32,
+    /// A stage also stops after this many epochs without a 10% better loss (0: never).
+    #[arg(long, default_value_t = 50)]
+    pub patience: usize,
     /// Train one stage at 16th notes (the paper's ablation) instead of the pyramid.
     #[arg(long)]
     pub single_stage: bool,
@@ -87,6 +90,7 @@ pub fn learn(
         resolutions: if args.single_stage { vec![Resolution::Sixteenth] } else { Resolution::ALL.to_vec() },
         max_epochs: args.max_epochs.max(1),
         target_loss: args.target_loss,
+        patience: args.patience,
         seed: args.seed,
         threads: args.threads.unwrap_or_else(default_threads),
     };
