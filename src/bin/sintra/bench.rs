@@ -8,7 +8,7 @@ use candle_core::Device;
 use sintra_core::generate::{generate, GenerateError, GenerateOptions};
 use sintra_core::model::Preset;
 use sintra_core::train::{total_parameters, train, TrainOptions};
-use sintra_core::{read_clip, FileError};
+use sintra_core::{Clip, FileError};
 
 /// Peak resident memory of this process in MiB (Linux), after resetting it with `reset`.
 fn peak_rss_mib(reset: bool) -> Option<f64> {
@@ -24,12 +24,13 @@ fn peak_rss_mib(reset: bool) -> Option<f64> {
 
 pub fn run(
     file: &Path,
+    clip: Clip,
     bars: (u32, u32),
     presets: &[Preset],
     threads: usize,
     max_epochs: usize,
 ) -> Result<(), FileError> {
-    let clip = read_clip(file)?.select_bars(bars.0, bars.1).map_err(|e| FileError::new(file, e))?;
+    let clip = clip.select_bars(bars.0, bars.1).map_err(|e| FileError::new(file, e))?;
     let n = bars.1 - bars.0 + 1;
     println!(
         "clip: {} bars {}:{} ({} tracks), target loss 0.01, {} threads, CPU",
@@ -45,8 +46,15 @@ pub fn run(
     );
     for &preset in presets {
         peak_rss_mib(true);
-        let opts =
-            TrainOptions { preset, config: preset.config(), threads, max_epochs, ..Default::default() };
+        // No plateau stop: the figure is epochs to the target, or the limit.
+        let opts = TrainOptions {
+            preset,
+            config: preset.config(),
+            threads,
+            max_epochs,
+            patience: 0,
+            ..Default::default()
+        };
         let cancel = AtomicBool::new(false);
         let (model, reports) = train(&clip, n, &opts, &Device::Cpu, &cancel, &mut |_| {})
             .map_err(|e| FileError::new(file, e.to_string()))?;

@@ -111,8 +111,7 @@ enum Command {
     /// and seconds to reach loss 0.01, peak memory).
     Bench {
         /// The clip (default: the bundled chorale).
-        #[arg(default_value = "assets/bwv227-1_4track_ts44.mid")]
-        file: PathBuf,
+        file: Option<PathBuf>,
         /// CPU threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -152,9 +151,10 @@ fn main() -> ExitCode {
         Command::Eval { reference, generated, ref_bars, gen_bars, json } => {
             eval::run(&reference, &generated, ref_bars, gen_bars, json)
         }
-        Command::Bench { file, threads, max_epochs, presets } => {
-            bench::run(&file, (1, 12), &presets, threads, max_epochs)
-        }
+        Command::Bench { file, threads, max_epochs, presets } => match clip_or_bundled(file) {
+            Ok((path, clip)) => bench::run(&path, clip, (1, 12), &presets, threads, max_epochs),
+            Err(e) => Err(e),
+        },
         Command::Train { file, opts, out, json } => train::run(&file, &opts, out, json),
     };
     match result {
@@ -176,17 +176,7 @@ fn continue_clip(
     without_clip: bool,
     model_out: Option<PathBuf>,
 ) -> Result<(), FileError> {
-    let (path, clip) = match file {
-        Some(f) => {
-            let clip = sintra_core::read_clip(&f)?;
-            (f, clip)
-        }
-        None => {
-            let path = PathBuf::from(BUNDLED_PATH);
-            let clip = parse_clip(BUNDLED, "bwv227-1_4track_ts44").map_err(|e| FileError::new(&path, e))?;
-            (path, clip)
-        }
-    };
+    let (path, clip) = clip_or_bundled(file)?;
     let (model, reports, seconds) = train::learn(&path, clip, opts)?;
     let losses: Vec<String> =
         reports.iter().map(|r| format!("{} {:.4}", r.resolution, r.final_loss)).collect();
@@ -200,4 +190,19 @@ fn continue_clip(
     });
     generate::write_variations(&model, &path, gen, opts.seed, bars, 1, &out, !without_clip)?;
     Ok(())
+}
+
+/// The clip in `file`, or the bundled chorale (built into the binary, so any directory works).
+fn clip_or_bundled(file: Option<PathBuf>) -> Result<(PathBuf, sintra_core::Clip), FileError> {
+    match file {
+        Some(f) => {
+            let clip = sintra_core::read_clip(&f)?;
+            Ok((f, clip))
+        }
+        None => {
+            let path = PathBuf::from(BUNDLED_PATH);
+            let clip = parse_clip(BUNDLED, "bwv227-1_4track_ts44").map_err(|e| FileError::new(&path, e))?;
+            Ok((path, clip))
+        }
+    }
 }
