@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod engine;
 pub mod params;
+pub mod roll;
 pub mod scheduler;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,0 +1,230 @@
+//! What the editor's piano roll draws, as plain data: note rectangles per track (the clip, then
+//! the generated bars after it), bar lines with numbers, and the playhead, for a given view.
+//! No GUI types here, so it is tested without a window; the editor only paints the result.
+
+use sintra_core::clip::Clip;
+
+use crate::scheduler::PlayNote;
+
+/// The visible part of the roll and its size on screen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct View {
+    /// Quarter note at the left edge (0 = the clip's start).
+    pub first_beat: f64,
+    /// Quarter notes across the width.
+    pub beats: f64,
+    /// Lowest pitch shown (bottom row).
+    pub low: u8,
+    /// Highest pitch shown (top row).
+    pub high: u8,
+    /// Width in points.
+    pub width: f32,
+    /// Height in points.
+    pub height: f32,
+}
+
+impl View {
+    /// Zooms by `factor` (> 1: closer) keeping the beat under `x` (points) where it is.
+    pub fn zoom(&mut self, factor: f64, x: f32) {
+        let anchor = self.beat_at(x);
+        self.beats = (self.beats / factor.max(1e-3)).clamp(1.0, 4096.0);
+        self.first_beat = (anchor - x as f64 / self.width.max(1.0) as f64 * self.beats).max(0.0);
+    }
+
+    /// Scrolls by `points` to the right (negative: left), never before the start.
+    pub fn scroll(&mut self, points: f32) {
+        self.first_beat =
+            (self.first_beat + points as f64 / self.width.max(1.0) as f64 * self.beats).max(0.0);
+    }
+
+    /// The quarter note under `x` points.
+    pub fn beat_at(&self, x: f32) -> f64 {
+        self.first_beat + x as f64 / self.width.max(1.0) as f64 * self.beats
+    }
+
+    fn x(&self, beat: f64) -> f32 {
+        ((beat - self.first_beat) / self.beats * self.width as f64) as f32
+    }
+
+    fn row_height(&self) -> f32 {
+        self.height / (self.high.saturating_sub(self.low) as f32 + 1.0)
+    }
+}
+
+/// One note to paint.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NoteRect {
+    /// Left edge, points.
+    pub x: f32,
+    /// Top edge, points.
+    pub y: f32,
+    /// Width, points.
+    pub w: f32,
+    /// Height, points.
+    pub h: f32,
+    /// Clip track (colour).
+    pub track: usize,
+    /// Generated (drawn after the clip) rather than captured.
+    pub generated: bool,
+}
+
+/// A bar line and its number (1-based, counted from the clip's start).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BarLine {
+    /// Position, points.
+    pub x: f32,
+    /// Bar number.
+    pub number: u32,
+}
+
+/// Everything the roll paints for one frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Roll {
+    /// Notes inside the view.
+    pub notes: Vec<NoteRect>,
+    /// Bar lines inside the view.
+    pub bars: Vec<BarLine>,
+    /// Playhead position, when the transport runs and it is in view.
+    pub playhead: Option<f32>,
+}
+
+/// Lays out the clip (from beat 0) and the generated notes (from the clip's end) in `view`.
+/// `playhead` is the host position in the same beats, if the transport runs.
+pub fn layout(clip: &Clip, generated: &[PlayNote], view: &View, playhead: Option<f64>) -> Roll {
+    let spb = clip.meta.steps_per_bar() as f64 / 4.0;
+    let clip_len = clip.bars() as f64 * spb;
+    let track_of = |channel: u8| clip.tracks.iter().position(|t| t.channel == channel).unwrap_or(0);
+    let end = view.first_beat + view.beats;
+    let row = view.row_height();
+    let mut roll = Roll::default();
+    let mut push = |start: f64, stop: f64, pitch: u8, track: usize, generated: bool| {
+        if stop <= view.first_beat || start >= end || pitch < view.low || pitch > view.high {
+            return;
+        }
+        let (x0, x1) = (view.x(start.max(view.first_beat)), view.x(stop.min(end)));
+        let y = (view.high - pitch) as f32 * row;
+        roll.notes.push(NoteRect { x: x0, y, w: (x1 - x0).max(1.0), h: row, track, generated });
+    };
+    for (k, t) in clip.tracks.iter().enumerate() {
+        for n in &t.notes {
+            push(n.start as f64 / 4.0, n.end as f64 / 4.0, n.pitch, k, false);
+        }
+    }
+    for n in generated {
+        push(clip_len + n.start, clip_len + n.end, n.key, track_of(n.channel), true);
+    }
+    let first_bar = (view.first_beat / spb).ceil() as u32;
+    let mut bar = first_bar;
+    while (bar as f64) * spb <= end {
+        roll.bars.push(BarLine { x: view.x(bar as f64 * spb), number: bar + 1 });
+        bar += 1;
+    }
+    roll.playhead = playhead.filter(|&b| b >= view.first_beat && b <= end).map(|b| view.x(b));
+    roll
+}
+
+/// Pitch range that shows every note with a little room, at least two octaves.
+pub fn fit_pitches(clip: &Clip, generated: &[PlayNote]) -> (u8, u8) {
+    let pitches = clip
+        .tracks
+        .iter()
+        .flat_map(|t| t.notes.iter().map(|n| n.pitch))
+        .chain(generated.iter().map(|n| n.key));
+    let (lo, hi) = pitches.fold((127u8, 0u8), |(lo, hi), p| (lo.min(p), hi.max(p)));
+    if lo > hi {
+        return (48, 84);
+    }
+    let (mut lo, mut hi) = (lo.saturating_sub(2), (hi + 2).min(127));
+    while hi - lo < 24 {
+        lo = lo.saturating_sub(1);
+        hi = (hi + 1).min(127);
+    }
+    (lo, hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sintra_core::clip::{Meta, Note, TimeSig, Track};
+
+    /// One 4/4 bar: track 0 plays C4 on beat 1, track 1 (channel 5) G3 on beats 3-4.
+    fn clip() -> Clip {
+        let meta = Meta {
+            title: "t".into(),
+            ticks_per_quarter: 480,
+            us_per_quarter: 500_000,
+            time_sig: TimeSig { num: 4, den: 4 },
+            key_sig: None,
+            pickup: None,
+        };
+        let track = |channel, pitch, start, end| Track {
+            name: format!("t{channel}"),
+            channel,
+            program: 0,
+            notes: vec![Note { pitch, start, end, velocity: 80 }],
+        };
+        Clip { meta, tracks: vec![track(0, 60, 0, 4), track(5, 55, 8, 16)] }
+    }
+
+    fn view() -> View {
+        View { first_beat: 0.0, beats: 8.0, low: 48, high: 71, width: 800.0, height: 240.0 }
+    }
+
+    #[test]
+    fn notes_bars_and_playhead() {
+        let generated = [PlayNote { start: 0.0, end: 2.0, channel: 5, key: 67, velocity: 80 }];
+        let roll = layout(&clip(), &generated, &view(), Some(6.0));
+        // 100 points per quarter, 10 points per semitone, pitch 71 on top.
+        assert_eq!(
+            roll.notes,
+            vec![
+                NoteRect { x: 0.0, y: 110.0, w: 100.0, h: 10.0, track: 0, generated: false },
+                NoteRect { x: 200.0, y: 160.0, w: 200.0, h: 10.0, track: 1, generated: false },
+                // Generated bars start after the clip's one bar, in their track's colour.
+                NoteRect { x: 400.0, y: 40.0, w: 200.0, h: 10.0, track: 1, generated: true },
+            ]
+        );
+        assert_eq!(
+            roll.bars,
+            vec![
+                BarLine { x: 0.0, number: 1 },
+                BarLine { x: 400.0, number: 2 },
+                BarLine { x: 800.0, number: 3 }
+            ]
+        );
+        assert_eq!(roll.playhead, Some(600.0));
+    }
+
+    #[test]
+    fn scrolled_view_culls_and_clips() {
+        let mut v = view();
+        v.scroll(300.0); // 3 quarters right: the first note is gone, the second is cut at the edge
+        let roll = layout(&clip(), &[], &v, Some(1.0));
+        assert_eq!(
+            roll.notes,
+            vec![NoteRect { x: 0.0, y: 160.0, w: 100.0, h: 10.0, track: 1, generated: false }]
+        );
+        assert_eq!(roll.bars[0], BarLine { x: 100.0, number: 2 });
+        assert_eq!(roll.playhead, None);
+        v.scroll(-10_000.0);
+        assert_eq!(v.first_beat, 0.0);
+    }
+
+    #[test]
+    fn zoom_keeps_the_point_under_the_cursor() {
+        let mut v = view();
+        let before = v.beat_at(600.0);
+        v.zoom(2.0, 600.0);
+        assert_eq!(v.beats, 4.0);
+        assert!((v.beat_at(600.0) - before).abs() < 1e-9);
+        v.zoom(1e-9, 0.0);
+        assert_eq!(v.beats, 4000.0);
+    }
+
+    #[test]
+    fn pitch_range_fits_with_room() {
+        assert_eq!(fit_pitches(&clip(), &[]), (45, 70));
+        let empty = Clip { tracks: vec![], ..clip() };
+        assert_eq!(fit_pitches(&empty, &[]), (48, 84));
+    }
+}
