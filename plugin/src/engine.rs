@@ -145,6 +145,7 @@ impl Engine {
             settings,
             generate_request,
             events: events_tx,
+            sampler: rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("one sampling thread"),
             model: None,
             pending: Vec::new(),
         };
@@ -191,6 +192,9 @@ struct Worker {
     generate_request: Arc<AtomicBool>,
     /// Events out.
     events: Sender<EngineEvent>,
+    /// One thread for sampling (a bar is a few small products; splitting them costs more than
+    /// it saves), built once with the engine.
+    sampler: rayon::ThreadPool,
     /// The trained model.
     model: Option<Arc<SintraModel>>,
     /// Capture messages of the capture in progress.
@@ -346,7 +350,7 @@ impl Worker {
             return;
         };
         let settings = (self.settings)();
-        let result = one_thread(|| Generator::new(model.clone(), settings.options.clone()));
+        let result = self.sampler.install(|| Generator::new(model.clone(), settings.options.clone()));
         let gen = match result {
             Ok(g) => g,
             Err(e) => return self.set(Status::Error(format!("sampling failed: {e}"))),
@@ -371,7 +375,7 @@ impl Worker {
 
     /// Samples one bar of `run` and hands its notes to the audio thread.
     fn next_bar(&mut self, run: &mut Endless, last: bool) -> candle_core::Result<()> {
-        let bar = one_thread(|| run.gen.next_bar())?;
+        let bar = self.sampler.install(|| run.gen.next_bar())?;
         let notes = run.decoder.bar(&bar, last);
         run.length += run.decoder.bar_quarters;
         self.shared.generated.lock().extend_from_slice(&notes);
@@ -423,14 +427,6 @@ pub struct Endless {
     decoder: BarDecoder,
     /// Quarter notes generated so far.
     length: f64,
-}
-
-/// Runs `f` with candle on one thread: a bar is a few small products.
-fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
-        Ok(pool) => pool.install(f),
-        Err(_) => f(),
-    }
 }
 
 /// Turns sampled bars into notes as they come, holding a pitch across bar lines while it sounds.
