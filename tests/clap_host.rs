@@ -227,22 +227,22 @@ fn captures_trains_and_plays_in_time() {
         beat = end;
     }
 
-    // Stopped while the engine trains; poll by playing one block at the origin (bar 5).
+    // Stopped while the engine trains and samples; bars arrive one by one, so play bars 5-8
+    // until two passes in a row give the same notes (all four bars have arrived).
     let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        assert!(Instant::now() < deadline, "no generated notes within the time limit");
+    let mut last: Vec<Out> = Vec::new();
+    let (out, stop) = loop {
+        assert!(Instant::now() < deadline, "the generated bars did not settle within the time limit");
         s.block(16.0, false, &[]);
-        let out = s.block(16.0, true, &[]);
-        if out.iter().any(|o| o.on) {
-            break;
+        let out = play(&mut s, 16.0, 32.0);
+        let stop = s.block(32.0, false, &[]);
+        if !out.is_empty() && out == last {
+            break (out, stop);
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    s.block(16.0, false, &[]);
-
-    // Four generated bars from bar 5, then the transport stops.
-    let out = play(&mut s, 16.0, 32.0);
-    let stop = s.block(32.0, false, &[]);
+        last = out;
+        // Longer than sampling a bar takes, even on a busy machine.
+        std::thread::sleep(Duration::from_millis(1000));
+    };
     let ons: Vec<_> = out.iter().filter(|o| o.on).collect();
     assert!(ons.len() >= 16, "expected a few notes per bar, got {}", ons.len());
     let step = SR * 60.0 / TEMPO / 4.0; // samples per 16th
