@@ -2,7 +2,7 @@
 //! goes into a pre-allocated single-producer queue with its song position in quarter notes;
 //! the engine thread turns them into a clip. Nothing here allocates, locks or blocks.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// What the audio thread tells the engine about a capture.
@@ -37,13 +37,43 @@ pub struct Capture {
     pub overflow: Arc<AtomicU32>,
     /// Notes recorded in the current capture, for display.
     pub notes: Arc<AtomicU32>,
+    /// Bars begun in the current capture, for display.
+    pub bars: Arc<AtomicU32>,
+    /// The state for display: [`IDLE`], [`ARMED`] or [`RECORDING`].
+    pub phase: Arc<AtomicU8>,
     /// Where the last capture ended (song position, quarter notes).
     pub last_end: Option<f64>,
+    /// The editor asked to end the recording at the next block.
+    stop: bool,
 }
+
+/// [`Capture::phase`] values.
+pub const IDLE: u8 = 0;
+pub const ARMED: u8 = 1;
+pub const RECORDING: u8 = 2;
 
 impl Capture {
     pub fn new(queue: rtrb::Producer<CaptureMsg>) -> Self {
-        Self { state: State::Idle, queue, overflow: Arc::default(), notes: Arc::default(), last_end: None }
+        Self {
+            state: State::Idle,
+            queue,
+            overflow: Arc::default(),
+            notes: Arc::default(),
+            bars: Arc::default(),
+            phase: Arc::default(),
+            last_end: None,
+            stop: false,
+        }
+    }
+
+    fn set_state(&mut self, state: State) {
+        self.state = state;
+        let phase = match state {
+            State::Idle => IDLE,
+            State::Armed => ARMED,
+            State::Recording { .. } => RECORDING,
+        };
+        self.phase.store(phase, Ordering::Relaxed);
     }
 
     fn send(&mut self, msg: CaptureMsg) {
@@ -55,7 +85,17 @@ impl Capture {
     /// Arms the capture (from the parameter's rising edge).
     pub fn arm(&mut self) {
         if self.state == State::Idle {
-            self.state = State::Armed;
+            self.set_state(State::Armed);
+        }
+    }
+
+    /// The editor's capture button: arms when idle, disarms when armed, and ends a recording
+    /// at the next block (keeping what was played).
+    pub fn toggle(&mut self) {
+        match self.state {
+            State::Idle => self.set_state(State::Armed),
+            State::Armed => self.set_state(State::Idle),
+            State::Recording { .. } => self.stop = true,
         }
     }
 
@@ -76,15 +116,22 @@ impl Capture {
         match self.state {
             State::Armed if playing => {
                 let until = bar_start + beats_per_bar * bars as f64;
-                self.state = State::Recording { start: bar_start, until };
+                self.set_state(State::Recording { start: bar_start, until });
+                self.stop = false;
                 self.notes.store(0, Ordering::Relaxed);
+                self.bars.store(1, Ordering::Relaxed);
                 self.send(CaptureMsg::Start { beat: bar_start });
             }
-            State::Recording { until, .. } if !playing || beat >= until => {
-                self.state = State::Idle;
-                let end = if playing { until } else { beat.min(until) };
+            State::Recording { until, .. } if !playing || beat >= until || self.stop => {
+                self.set_state(State::Idle);
+                let end = if playing && !self.stop { until } else { beat.min(until) };
+                self.stop = false;
                 self.last_end = Some(end);
                 self.send(CaptureMsg::End { beat: end, tempo, num, den });
+            }
+            State::Recording { start, .. } => {
+                let bars = ((beat - start) / beats_per_bar.max(1e-9)).floor().max(0.0) as u32 + 1;
+                self.bars.store(bars, Ordering::Relaxed);
             }
             _ => {}
         }
@@ -131,6 +178,25 @@ mod tests {
         );
         assert_eq!(c.state, State::Idle);
         assert_eq!(c.notes.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn toggle_arms_disarms_and_ends_a_recording() {
+        let (tx, mut rx) = rtrb::RingBuffer::new(16);
+        let mut c = Capture::new(tx);
+        c.toggle();
+        assert_eq!(c.phase.load(Ordering::Relaxed), ARMED);
+        c.toggle();
+        assert_eq!((c.state, c.phase.load(Ordering::Relaxed)), (State::Idle, IDLE));
+        c.toggle();
+        c.transport(true, 0.0, 0.0, 3.0, 8, 120.0, 3, 4);
+        c.transport(true, 7.0, 6.0, 3.0, 8, 120.0, 3, 4);
+        assert_eq!((c.phase.load(Ordering::Relaxed), c.bars.load(Ordering::Relaxed)), (RECORDING, 3));
+        c.toggle();
+        c.transport(true, 7.5, 6.0, 3.0, 8, 120.0, 3, 4);
+        assert_eq!(c.state, State::Idle);
+        let got: Vec<_> = std::iter::from_fn(|| rx.pop().ok()).collect();
+        assert_eq!(got.last(), Some(&CaptureMsg::End { beat: 7.5, tempo: 120.0, num: 3, den: 4 }));
     }
 
     #[test]

@@ -6,16 +6,18 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use candle_core::Device;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 use sintra_core::clip::{Clip, Meta, Note, TimeSig, Track};
+use sintra_core::device::{select, DeviceChoice};
 use sintra_core::generate::{GenerateOptions, Generator};
 use sintra_core::model::Preset;
 use sintra_core::model_file::SintraModel;
-use sintra_core::train::{default_threads, train, TrainOptions};
+use sintra_core::train::{default_threads, total_parameters, train, TrainOptions};
 
 use crate::capture::CaptureMsg;
 use crate::params::ModelBytes;
@@ -24,14 +26,14 @@ use crate::scheduler::PlayNote;
 /// What the engine is asked to do.
 #[derive(Debug)]
 pub enum Command {
-    /// Train on the current clip, then generate.
-    Train,
+    /// Train on the current clip; sample a set of bars afterwards when `generate`.
+    Train { generate: bool },
     /// Sample a fresh set of bars from the current model.
     Generate,
     /// Take a clip and model restored from the host's project (no retraining).
     Restore { clip: Option<Clip>, model: Option<Vec<u8>> },
-    /// Use this clip (from a MIDI file); trains at once when training after capture is on.
-    LoadClip(Clip),
+    /// Use this clip (from a MIDI file); train and generate at once when `train`.
+    LoadClip { clip: Clip, train: bool },
     /// Stop the thread.
     Shutdown,
 }
@@ -43,8 +45,8 @@ pub enum EngineEvent {
     Progress { stage: usize, stages: usize, epoch: usize, loss: f32, seconds: f64 },
     /// Training finished.
     Trained { seconds: f64, parameters: usize },
-    /// A bar was sampled and handed to the audio thread.
-    BarReady { index: usize, of: usize },
+    /// A bar of a variation (both 0-based) was sampled.
+    BarReady { variation: usize, index: usize, of: usize },
     /// Something failed, in plain words.
     Error(String),
 }
@@ -53,20 +55,41 @@ pub enum EngineEvent {
 const EVENT_QUEUE: usize = 1024;
 
 /// What the engine reports.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Status {
     /// Nothing captured or loaded.
+    #[default]
     Empty,
     /// A clip is there and untrained.
     Clip { bars: u32, tracks: usize },
-    /// Training: stage (1-based) of stages, epoch, loss.
-    Training { stage: usize, stages: usize, epoch: usize, loss: f32 },
+    /// Training: stage (1-based) of stages, epoch of at most `max_epochs`, loss, seconds so far.
+    Training { stage: usize, stages: usize, epoch: usize, max_epochs: usize, loss: f32, seconds: f64 },
     /// A model is ready.
     Ready,
-    /// Sampling: bars done of bars asked.
-    Generating { done: usize, of: usize },
+    /// Sampling: variation (1-based) of variations, bars done of bars asked in it.
+    Generating { variation: usize, variations: usize, done: usize, of: usize },
     /// Something failed, in plain words.
     Error(String),
+}
+
+/// What the model is and where it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Size of the model file (saved with the project), bytes.
+    pub bytes: usize,
+    /// "cpu" or "cuda".
+    pub device: &'static str,
+}
+
+/// One generated variation: its notes on the timeline and its length in quarter notes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Variation {
+    /// Notes, sorted by start.
+    pub notes: Vec<PlayNote>,
+    /// Length in quarter notes (whole bars).
+    pub length: f64,
 }
 
 /// A message to the audio thread's timeline.
@@ -85,6 +108,8 @@ pub enum PlayMsg {
 pub struct Settings {
     /// Bars per generation.
     pub bars: usize,
+    /// Variations per generation (seeds `seed`, `seed + 1`, ...).
+    pub variations: usize,
     /// The generation options.
     pub options: GenerateOptions,
     /// Keep sampling ahead of the playhead.
@@ -93,9 +118,9 @@ pub struct Settings {
     pub auto_train: bool,
 }
 
-/// Everything the engine shares with the plugin (all of it off the audio thread's path,
-/// except the atomics).
-#[derive(Clone)]
+/// Everything the engine shares with the plugin and the editor (all of it off the audio
+/// thread's path, except the atomics).
+#[derive(Clone, Default)]
 pub struct Shared {
     /// Latest status.
     pub status: Arc<Mutex<Status>>,
@@ -103,10 +128,18 @@ pub struct Shared {
     pub clip: Arc<Mutex<Option<Clip>>>,
     /// The model file's bytes, as saved with the project.
     pub model: Arc<Mutex<Option<ModelBytes>>>,
-    /// The generated notes, as saved with the project.
+    /// What the model is, once there is one.
+    pub info: Arc<Mutex<Option<ModelInfo>>>,
+    /// The notes of the variation that plays, as saved with the project.
     pub generated: Arc<Mutex<Vec<PlayNote>>>,
-    /// The audio thread's position on the timeline (f64 bits), for endless mode.
+    /// Every variation of the last generation, as saved with the project.
+    pub variations: Arc<Mutex<Vec<Variation>>>,
+    /// The variation asked to play (0-based); the engine streams it once it is complete.
+    pub picked: Arc<AtomicU32>,
+    /// The audio thread's position on the timeline (f64 bits), for endless mode and display.
     pub playhead: Arc<AtomicU64>,
+    /// Whether the host's transport is playing.
+    pub playing: Arc<AtomicBool>,
     /// Raised to stop training or sampling at once.
     pub cancel: Arc<AtomicBool>,
     /// Raised when the plugin goes away.
@@ -146,8 +179,11 @@ impl Engine {
             generate_request,
             events: events_tx,
             sampler: rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("one sampling thread"),
+            device: None,
             model: None,
             pending: Vec::new(),
+            playing: None,
+            complete: 0,
         };
         let thread = std::thread::Builder::new()
             .name("sintra-engine".into())
@@ -159,6 +195,11 @@ impl Engine {
     /// Sends a command; the engine picks it up between jobs.
     pub fn send(&self, command: Command) {
         let _ = self.commands.send(command);
+    }
+
+    /// A sender for the editor.
+    pub fn commands(&self) -> Sender<Command> {
+        self.commands.clone()
     }
 
     /// Stops the training or sampling under way at its next step.
@@ -195,10 +236,16 @@ struct Worker {
     /// One thread for sampling (a bar is a few small products; splitting them costs more than
     /// it saves), built once with the engine.
     sampler: rayon::ThreadPool,
+    /// Where the maths runs (CUDA when built in and present), chosen at first use.
+    device: Option<(Device, &'static str)>,
     /// The trained model.
     model: Option<Arc<SintraModel>>,
     /// Capture messages of the capture in progress.
     pending: Vec<CaptureMsg>,
+    /// The variation the audio thread holds.
+    playing: Option<usize>,
+    /// Variations of the current set that are fully sampled.
+    complete: usize,
 }
 
 impl Worker {
@@ -213,17 +260,17 @@ impl Worker {
             self.shared.cancel.store(false, Ordering::Relaxed);
             match command {
                 Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-                Ok(Command::Train) => self.train_and_generate(&mut endless),
+                Ok(Command::Train { generate }) => self.train(generate, &mut endless),
                 Ok(Command::Generate) => self.generate(&mut endless),
                 Ok(Command::Restore { clip, model }) => {
                     endless = None;
                     self.restore(clip, model)
                 }
-                Ok(Command::LoadClip(clip)) => {
+                Ok(Command::LoadClip { clip, train }) => {
                     self.set(Status::Clip { bars: clip.bars(), tracks: clip.tracks.len() });
                     *self.shared.clip.lock() = Some(clip);
-                    if (self.settings)().auto_train {
-                        self.train_and_generate(&mut endless);
+                    if train {
+                        self.train(true, &mut endless);
                     }
                 }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
@@ -232,8 +279,9 @@ impl Worker {
                 self.generate(&mut endless);
             }
             if self.poll_capture() && (self.settings)().auto_train {
-                self.train_and_generate(&mut endless);
+                self.train(true, &mut endless);
             }
+            self.apply_pick();
             self.extend(&mut endless);
         }
     }
@@ -248,6 +296,17 @@ impl Worker {
             self.emit_event(EngineEvent::Error(e.clone()));
         }
         *self.shared.status.lock() = status;
+    }
+
+    /// The device, chosen once: CUDA when this build has it and a GPU answers, else the CPU.
+    fn device(&mut self) -> (Device, &'static str) {
+        self.device.get_or_insert_with(|| select(DeviceChoice::Auto).unwrap_or((Device::Cpu, "cpu"))).clone()
+    }
+
+    fn set_model(&mut self, model: SintraModel, bytes: usize, device: &'static str) {
+        let parameters = total_parameters(&model.stages);
+        *self.shared.info.lock() = Some(ModelInfo { parameters, bytes, device });
+        self.model = Some(Arc::new(model));
     }
 
     /// Drains the capture queue; true when a capture has just ended and became the clip.
@@ -285,6 +344,9 @@ impl Worker {
 
     fn restore(&mut self, clip: Option<Clip>, model: Option<Vec<u8>>) {
         self.model = None;
+        *self.shared.info.lock() = None;
+        self.complete = self.shared.variations.lock().len();
+        self.playing = Some(self.shared.picked.load(Ordering::Relaxed) as usize);
         let Some(bytes) = model else {
             self.set(
                 clip.as_ref()
@@ -292,9 +354,10 @@ impl Worker {
             );
             return;
         };
-        match SintraModel::from_bytes(&bytes, &Device::Cpu) {
+        let (device, name) = self.device();
+        match SintraModel::from_bytes(&bytes, &device) {
             Ok(m) => {
-                self.model = Some(Arc::new(m));
+                self.set_model(m, bytes.len(), name);
                 self.set(Status::Ready);
             }
             Err(e) => {
@@ -306,7 +369,8 @@ impl Worker {
         }
     }
 
-    fn train_and_generate(&mut self, endless: &mut Option<Endless>) {
+    /// Trains on the clip (on the chosen device), then samples a set of bars when `generate`.
+    fn train(&mut self, generate: bool, endless: &mut Option<Endless>) {
         *endless = None;
         let Some(clip) = self.shared.clip.lock().clone() else {
             self.set(Status::Error("capture or load a clip first".into()));
@@ -316,33 +380,36 @@ impl Worker {
         let opts = TrainOptions { preset: Preset::Default, threads: default_threads(), ..Default::default() };
         let status = self.shared.status.clone();
         let events = self.events.clone();
-        let start = std::time::Instant::now();
-        let result = train(&clip, bars, &opts, &Device::Cpu, &self.shared.cancel, &mut |p| {
-            *status.lock() =
-                Status::Training { stage: p.stage + 1, stages: p.stages, epoch: p.epoch, loss: p.loss };
-            let (stage, stages, epoch, loss) = (p.stage + 1, p.stages, p.epoch, p.loss);
-            let _ = events.try_send(EngineEvent::Progress {
-                stage,
-                stages,
-                epoch,
-                loss,
-                seconds: p.elapsed.as_secs_f64(),
-            });
+        let start = Instant::now();
+        let (device, name) = self.device();
+        let result = train(&clip, bars, &opts, &device, &self.shared.cancel, &mut |p| {
+            let (stage, stages, epoch, loss, seconds) =
+                (p.stage + 1, p.stages, p.epoch, p.loss, p.elapsed.as_secs_f64());
+            let max_epochs = p.max_epochs;
+            *status.lock() = Status::Training { stage, stages, epoch, max_epochs, loss, seconds };
+            let _ = events.try_send(EngineEvent::Progress { stage, stages, epoch, loss, seconds });
         });
         match result {
             Ok((model, _)) => {
-                let parameters = sintra_core::train::total_parameters(&model.stages);
-                self.emit_event(EngineEvent::Trained { seconds: start.elapsed().as_secs_f64(), parameters });
-                *self.shared.model.lock() = model.to_bytes().ok().map(ModelBytes);
-                self.model = Some(Arc::new(model));
+                let bytes = model.to_bytes().ok();
+                let size = bytes.as_ref().map_or(0, Vec::len);
+                *self.shared.model.lock() = bytes.map(ModelBytes);
+                let parameters = total_parameters(&model.stages);
+                self.set_model(model, size, name);
+                let seconds = start.elapsed().as_secs_f64();
+                nice_plug::nice_log!("SinTra: trained in {seconds:.1} s on {name}, {parameters} parameters");
+                self.emit_event(EngineEvent::Trained { seconds, parameters });
                 self.set(Status::Ready);
-                self.generate(endless);
+                if generate {
+                    self.generate(endless);
+                }
             }
             Err(e) => self.set(Status::Error(e.to_string())),
         }
     }
 
-    /// Samples a fresh set of bars and streams them to the audio thread bar by bar.
+    /// Samples a fresh set of variations. The first streams to the audio thread bar by bar
+    /// as it is sampled, so it can be heard at once; the others are kept for picking.
     fn generate(&mut self, endless: &mut Option<Endless>) {
         *endless = None;
         let Some(model) = self.model.clone() else {
@@ -350,40 +417,84 @@ impl Worker {
             return;
         };
         let settings = (self.settings)();
-        let result = self.sampler.install(|| Generator::new(model.clone(), settings.options.clone()));
-        let gen = match result {
-            Ok(g) => g,
-            Err(e) => return self.set(Status::Error(format!("sampling failed: {e}"))),
-        };
+        // Endless mode keeps extending one stream: one variation.
+        let count = if settings.endless { 1 } else { settings.variations.max(1) };
         self.push(PlayMsg::Clear);
         self.shared.generated.lock().clear();
-        let mut run = Endless { gen, decoder: BarDecoder::new(&model), length: 0.0 };
-        for i in 0..settings.bars {
-            if self.shared.cancel.load(Ordering::Relaxed) {
-                return;
+        self.shared.variations.lock().clear();
+        self.shared.picked.store(0, Ordering::Relaxed);
+        (self.playing, self.complete) = (Some(0), 0);
+        for v in 0..count {
+            let mut options = settings.options.clone();
+            options.seed = options.seed.wrapping_add(v as u64);
+            let gen = match self.sampler.install(|| Generator::new(model.clone(), options)) {
+                Ok(g) => g,
+                Err(e) => return self.set(Status::Error(format!("sampling failed: {e}"))),
+            };
+            let mut run = Endless { gen, decoder: BarDecoder::new(&model), length: 0.0, variation: v };
+            self.shared.variations.lock().push(Variation::default());
+            for i in 0..settings.bars {
+                if self.shared.cancel.load(Ordering::Relaxed) {
+                    return self.set(Status::Ready);
+                }
+                let last = i + 1 == settings.bars && !settings.endless;
+                if let Err(e) = self.next_bar(&mut run, last) {
+                    return self.set(Status::Error(format!("sampling failed: {e}")));
+                }
+                self.set(Status::Generating {
+                    variation: v + 1,
+                    variations: count,
+                    done: i + 1,
+                    of: settings.bars,
+                });
+                self.emit_event(EngineEvent::BarReady { variation: v, index: i, of: settings.bars });
             }
-            let last = i + 1 == settings.bars && !settings.endless;
-            if let Err(e) = self.next_bar(&mut run, last) {
-                return self.set(Status::Error(format!("sampling failed: {e}")));
+            self.complete = v + 1;
+            if v == 0 && settings.endless {
+                *endless = Some(run);
             }
-            self.set(Status::Generating { done: i + 1, of: settings.bars });
-            self.emit_event(EngineEvent::BarReady { index: i, of: settings.bars });
+            // A variation picked while the others are sampled plays as soon as it is complete.
+            self.apply_pick();
         }
+        nice_plug::nice_log!("SinTra: generated {count} variations of {} bars", settings.bars);
         self.set(Status::Ready);
-        *endless = settings.endless.then_some(run);
     }
 
-    /// Samples one bar of `run` and hands its notes to the audio thread.
+    /// Samples one bar of `run`, keeps its notes and, when its variation plays, hands them to
+    /// the audio thread.
     fn next_bar(&mut self, run: &mut Endless, last: bool) -> candle_core::Result<()> {
         let bar = self.sampler.install(|| run.gen.next_bar())?;
         let notes = run.decoder.bar(&bar, last);
         run.length += run.decoder.bar_quarters;
-        self.shared.generated.lock().extend_from_slice(&notes);
-        for n in notes {
+        if let Some(v) = self.shared.variations.lock().get_mut(run.variation) {
+            v.notes.extend_from_slice(&notes);
+            v.length = run.length;
+        }
+        if self.playing == Some(run.variation) {
+            self.shared.generated.lock().extend_from_slice(&notes);
+            for n in notes {
+                self.push(PlayMsg::Note(n));
+            }
+            self.push(PlayMsg::Length(run.length));
+        }
+        Ok(())
+    }
+
+    /// Hands the picked variation to the audio thread when it differs from the one it holds
+    /// and is fully sampled.
+    fn apply_pick(&mut self) {
+        let picked = self.shared.picked.load(Ordering::Relaxed) as usize;
+        if self.playing == Some(picked) || picked >= self.complete {
+            return;
+        }
+        let Some(v) = self.shared.variations.lock().get(picked).cloned() else { return };
+        self.push(PlayMsg::Clear);
+        for &n in &v.notes {
             self.push(PlayMsg::Note(n));
         }
-        self.push(PlayMsg::Length(run.length));
-        Ok(())
+        self.push(PlayMsg::Length(v.length));
+        *self.shared.generated.lock() = v.notes;
+        self.playing = Some(picked);
     }
 
     /// Endless mode: keeps two bars ahead of the playhead.
@@ -427,6 +538,8 @@ pub struct Endless {
     decoder: BarDecoder,
     /// Quarter notes generated so far.
     length: f64,
+    /// Which variation of the set this is (0-based).
+    variation: usize,
 }
 
 /// Turns sampled bars into notes as they come, holding a pitch across bar lines while it sounds.
@@ -578,18 +691,10 @@ mod tests {
     fn start(auto_train: bool) -> (Engine, rtrb::Consumer<PlayMsg>) {
         let (_cap_tx, cap_rx) = rtrb::RingBuffer::new(16);
         let (play_tx, play_rx) = rtrb::RingBuffer::new(1 << 14);
-        let shared = Shared {
-            status: Arc::new(Mutex::new(Status::Empty)),
-            clip: Arc::default(),
-            model: Arc::default(),
-            generated: Arc::default(),
-            playhead: Arc::default(),
-            cancel: Arc::default(),
-            shutdown: Arc::default(),
-            capture_overflow: Arc::default(),
-        };
+        let shared = Shared::default();
         let settings = Arc::new(move || Settings {
             bars: 2,
+            variations: 1,
             options: GenerateOptions::default(),
             endless: false,
             auto_train,
@@ -606,7 +711,7 @@ mod tests {
     #[test]
     fn loads_trains_streams_and_reports() {
         let (engine, mut play) = start(true);
-        engine.send(Command::LoadClip(chorale(4)));
+        engine.send(Command::LoadClip { clip: chorale(4), train: true });
         let mut seen = Vec::new();
         while !matches!(seen.last(), Some(EngineEvent::BarReady { index: 1, .. })) {
             seen.push(engine.events.recv_timeout(Duration::from_secs(120)).expect("engine events"));
@@ -631,7 +736,7 @@ mod tests {
     #[test]
     fn dropping_mid_training_returns_promptly() {
         let (engine, _play) = start(true);
-        engine.send(Command::LoadClip(chorale(12)));
+        engine.send(Command::LoadClip { clip: chorale(12), train: true });
         let first = engine.events.recv_timeout(Duration::from_secs(60)).unwrap();
         assert!(matches!(first, EngineEvent::Progress { .. }), "{first:?}");
         let t = Instant::now();
@@ -642,7 +747,7 @@ mod tests {
     #[test]
     fn cancel_stops_training_and_a_damaged_model_is_refused() {
         let (engine, _play) = start(true);
-        engine.send(Command::LoadClip(chorale(12)));
+        engine.send(Command::LoadClip { clip: chorale(12), train: true });
         assert!(matches!(
             engine.events.recv_timeout(Duration::from_secs(60)).unwrap(),
             EngineEvent::Progress { .. }

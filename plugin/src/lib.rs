@@ -6,21 +6,25 @@
 //! the engine thread (`engine`).
 
 pub mod capture;
+pub mod editor;
 pub mod engine;
+pub mod export;
+pub mod monitor;
 pub mod params;
 pub mod roll;
 pub mod scheduler;
+pub mod startup;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
-use parking_lot::Mutex;
+use nice_plug_egui::{EguiEditor, EguiEditorState};
 use sintra_core::generate::{GenerateOptions, Primer};
 
 use capture::{Capture, State};
-use engine::{Command, Engine, PlayMsg, Settings, Shared, Status};
+use engine::{Command, Engine, PlayMsg, Settings, Shared};
 use params::{PlayMode, SintraParams};
 use scheduler::{Block, Event, Mode, PlayNote, Scheduler};
 
@@ -57,6 +61,10 @@ pub struct SinTra {
     generate_was: bool,
     /// Raised by the audio thread, read by the engine: sample new bars.
     generate_request: Arc<AtomicBool>,
+    /// Raised by the editor, taken here: arm, disarm or end the capture.
+    capture_toggle: Arc<AtomicBool>,
+    /// The editor window's size, kept while the plugin lives.
+    editor_state: Arc<EguiEditorState>,
 }
 
 impl Default for SinTra {
@@ -66,14 +74,13 @@ impl Default for SinTra {
         let capture = Capture::new(capture_tx);
         let (play_tx, play_rx) = rtrb::RingBuffer::new(TIMELINE_CAPACITY);
         let shared = Shared {
-            status: Arc::new(Mutex::new(Status::Empty)),
             clip: params.clip.clone(),
             model: params.model.clone(),
             generated: params.generated.clone(),
-            playhead: Arc::default(),
-            cancel: Arc::default(),
-            shutdown: Arc::default(),
+            variations: params.variation_set.clone(),
+            picked: params.picked.clone(),
             capture_overflow: capture.overflow.clone(),
+            ..Shared::default()
         };
         let generate_request = Arc::new(AtomicBool::new(false));
         let settings = {
@@ -81,6 +88,15 @@ impl Default for SinTra {
             Arc::new(move || settings(&params)) as Arc<dyn Fn() -> Settings + Send + Sync>
         };
         let engine = Engine::start(shared, capture_rx, play_tx, settings, generate_request.clone());
+        if let Some(s) = startup::take() {
+            // A loaded clip sits at the song's start: the new bars follow it.
+            let origin = s.clip.bars() as f64 * engine::bar_quarters(&s.clip);
+            params.origin.store(origin.to_bits(), Ordering::Relaxed);
+            engine.send(Command::LoadClip { clip: s.clip, train: false });
+            if s.train {
+                engine.send(Command::Train { generate: s.generate });
+            }
+        }
         Self {
             params,
             engine,
@@ -94,6 +110,8 @@ impl Default for SinTra {
             arm_was: false,
             generate_was: false,
             generate_request,
+            capture_toggle: Arc::default(),
+            editor_state: editor::default_state(),
         }
     }
 }
@@ -102,6 +120,7 @@ impl Default for SinTra {
 fn settings(p: &SintraParams) -> Settings {
     Settings {
         bars: p.bars.value().max(1) as usize,
+        variations: p.variations.value().max(1) as usize,
         options: GenerateOptions {
             seed: p.seed.value().max(0) as u64,
             top_p: vec![p.top_p1.value(), p.top_p2.value(), p.top_p3.value()],
@@ -156,12 +175,25 @@ impl Plugin for SinTra {
     const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
 
-    type Editor = ();
+    type Editor = EguiEditor<editor::App>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        let link = editor::Link {
+            commands: self.engine.commands(),
+            events: self.engine.events.clone(),
+            shared: self.engine.shared.clone(),
+            capture_toggle: self.capture_toggle.clone(),
+            capture_phase: self.capture.phase.clone(),
+            capture_notes: self.capture.notes.clone(),
+            capture_bars: self.capture.bars.clone(),
+        };
+        editor::create(self.params.clone(), link, self.editor_state.clone())
     }
 
     fn activate(
@@ -206,6 +238,7 @@ impl Plugin for SinTra {
         let beat = t.pos_beats().unwrap_or(0.0);
         let bar_start = t.bar_start_pos_beats().unwrap_or((beat / beats_per_bar).floor() * beats_per_bar);
         let playing = t.playing;
+        self.engine.shared.playing.store(playing, Ordering::Relaxed);
         let bps = tempo / 60.0 / self.sample_rate as f64;
         let samples = buffer.samples() as u32;
 
@@ -215,6 +248,9 @@ impl Plugin for SinTra {
             self.capture.arm();
         }
         self.arm_was = arm;
+        if self.capture_toggle.swap(false, Ordering::Relaxed) {
+            self.capture.toggle();
+        }
         let generate = self.params.generate.value();
         if generate && !self.generate_was {
             self.generate_request.store(true, Ordering::Relaxed);

@@ -1,6 +1,6 @@
 //! Host-visible parameters and the state saved with the host's project.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
@@ -8,6 +8,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sintra_core::clip::Clip;
 
+use crate::engine::Variation;
 use crate::scheduler::PlayNote;
 
 /// How the generated bars play.
@@ -78,9 +79,12 @@ pub struct SintraParams {
     /// Sampling temperature: the variety control.
     #[id = "temp"]
     pub temperature: FloatParam,
-    /// Sampling seed.
+    /// Sampling seed (variation k uses seed + k - 1).
     #[id = "seed"]
     pub seed: IntParam,
+    /// Variations per generation.
+    #[id = "vars"]
+    pub variations: IntParam,
     /// Off, once, loop or endless.
     #[id = "mode"]
     pub mode: EnumParam<PlayMode>,
@@ -97,9 +101,15 @@ pub struct SintraParams {
     /// The trained model.
     #[persist = "model"]
     pub model: Arc<Mutex<Option<ModelBytes>>>,
-    /// The generated notes, on the timeline.
+    /// The generated notes that play, on the timeline.
     #[persist = "generated"]
     pub generated: Arc<Mutex<Vec<PlayNote>>>,
+    /// Every variation of the last generation.
+    #[persist = "variations"]
+    pub variation_set: Arc<Mutex<Vec<Variation>>>,
+    /// The variation that plays (0-based).
+    #[persist = "picked"]
+    pub picked: Arc<AtomicU32>,
     /// Song position (quarter notes, f64 bits) where the timeline starts; NaN bits: unknown.
     #[persist = "origin"]
     pub origin: Arc<AtomicU64>,
@@ -122,12 +132,15 @@ impl Default for SintraParams {
             temperature: FloatParam::new("Temperature", 3.0, FloatRange::Linear { min: 0.1, max: 8.0 })
                 .with_step_size(0.1),
             seed: IntParam::new("Seed", 0, IntRange::Linear { min: 0, max: 9999 }),
+            variations: IntParam::new("Variations", 3, IntRange::Linear { min: 1, max: 8 }),
             mode: EnumParam::new("Play mode", PlayMode::Once),
             start_bar: IntParam::new("Start bar", 0, IntRange::Linear { min: 0, max: 999 }),
             thru: BoolParam::new("MIDI thru", true),
             clip: Arc::default(),
             model: Arc::default(),
             generated: Arc::default(),
+            variation_set: Arc::default(),
+            picked: Arc::default(),
             origin: Arc::new(AtomicU64::new(f64::NAN.to_bits())),
         }
     }

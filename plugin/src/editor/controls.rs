@@ -1,0 +1,188 @@
+//! The left column: the workflow as numbered steps, each enabled when it can run.
+
+use std::sync::atomic::Ordering;
+
+use egui::{Button, Color32, RichText, Ui};
+use nice_plug::prelude::{BoolParam, Param, ParamSetter};
+use nice_plug_egui::widgets::ParamSlider;
+
+use super::{paint, App};
+use crate::capture::{ARMED, IDLE};
+use crate::engine::{Command, Status};
+use crate::params::PlayMode;
+
+pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
+    let status = app.link.shared.status.lock().clone();
+    let training = matches!(status, Status::Training { .. });
+    let generating = matches!(status, Status::Generating { .. });
+    let idle = !training && !generating;
+    let has_model = app.link.shared.info.lock().is_some();
+    let p = app.params.clone();
+
+    section(ui, "1", "Clip", |ui| {
+        let phase = app.link.capture_phase.load(Ordering::Relaxed);
+        let label = match phase {
+            IDLE => "⏺  Arm capture",
+            ARMED => "Disarm",
+            _ => "⏹  End capture now",
+        };
+        let hint = "Records what the host plays into SinTra, from the next bar line once the transport runs.";
+        if ui.add_enabled(idle, Button::new(label)).on_hover_text(hint).clicked() {
+            app.link.capture_toggle.store(true, Ordering::Relaxed);
+        }
+        slider(ui, "Capture bars", &p.capture_bars, setter);
+        ui.horizontal(|ui| {
+            if ui.add_enabled(idle, Button::new("📂  Load MIDI file…")).clicked() {
+                app.files.open_midi();
+            }
+            ui.label(RichText::new("or drop one here").weak());
+        });
+        toggle(ui, "Train as soon as a clip arrives", &p.auto_train, setter);
+        if let Some(clip) = app.link.shared.clip.lock().as_ref() {
+            ui.label(format!(
+                "{}: {} bars · {} notes · {:.0} BPM · {}",
+                clip.meta.title,
+                clip.bars(),
+                clip.note_count(),
+                clip.meta.tempo_bpm(),
+                clip.meta.time_sig
+            ));
+            ui.horizontal_wrapped(|ui| {
+                for (k, t) in clip.tracks.iter().enumerate() {
+                    ui.label(RichText::new("■").color(paint::track_colour(k)));
+                    ui.label(format!("{} ({})", t.name, t.notes.len()));
+                }
+            });
+        }
+    });
+
+    section(ui, "2", "Train", |ui| {
+        let has_clip = app.link.shared.clip.lock().is_some();
+        if training {
+            if ui.button("✖  Cancel training").clicked() {
+                app.link.shared.cancel.store(true, Ordering::Relaxed);
+            }
+        } else if ui.add_enabled(has_clip && idle, Button::new("▶  Train")).clicked() {
+            let _ = app.link.commands.send(Command::Train { generate: true });
+        }
+        let text = match app.monitor.trained {
+            Some((s, _)) => {
+                format!("Last training took {}; new bars follow at once.", crate::monitor::duration(s))
+            }
+            None => "Learns the clip (three stages, coarse to fine), then generates.".into(),
+        };
+        ui.label(RichText::new(text).weak());
+    });
+
+    section(ui, "3", "Generate", |ui| {
+        slider(ui, "Bars", &p.bars, setter);
+        slider(ui, "Variations", &p.variations, setter);
+        slider(ui, "Seed", &p.seed, setter);
+        slider(ui, "Temperature", &p.temperature, setter);
+        egui::CollapsingHeader::new("Top-p per stage").show(ui, |ui| {
+            slider(ui, "Quarters", &p.top_p1, setter);
+            slider(ui, "Eighths", &p.top_p2, setter);
+            slider(ui, "Sixteenths", &p.top_p3, setter);
+        });
+        if generating {
+            if ui.button("✖  Stop generating").clicked() {
+                app.link.shared.cancel.store(true, Ordering::Relaxed);
+            }
+        } else if ui.add_enabled(has_model && idle, Button::new("✨  Generate")).clicked() {
+            let _ = app.link.commands.send(Command::Generate);
+        }
+        let sampled = app.link.shared.variations.lock().len();
+        if sampled > 0 {
+            let picked = app.link.shared.picked.load(Ordering::Relaxed) as usize;
+            let in_progress = match status {
+                Status::Generating { variation, .. } => variation - 1,
+                _ => usize::MAX,
+            };
+            ui.horizontal_wrapped(|ui| {
+                ui.label("Plays variation");
+                for k in 0..sampled {
+                    let ready = k < in_progress;
+                    let b = egui::Button::selectable(picked == k, format!(" {} ", k + 1));
+                    if ui.add_enabled(ready || picked == k, b).clicked() {
+                        app.link.shared.picked.store(k as u32, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+
+    section(ui, "4", "Play", |ui| {
+        ui.horizontal(|ui| {
+            for (mode, name) in [
+                (PlayMode::Off, "Off"),
+                (PlayMode::Once, "Once"),
+                (PlayMode::Loop, "Loop"),
+                (PlayMode::Endless, "Endless"),
+            ] {
+                if ui.selectable_label(p.mode.value() == mode, name).clicked() {
+                    setter.begin_set_parameter(&p.mode);
+                    setter.set_parameter(&p.mode, mode);
+                    setter.end_set_parameter(&p.mode);
+                }
+            }
+        });
+        slider(ui, "Start bar", &p.start_bar, setter);
+        ui.label(RichText::new(app.start_text()).weak());
+        toggle(ui, "Pass incoming MIDI through", &p.thru, setter);
+    });
+
+    section(ui, "5", "Export", |ui| {
+        let can = app.link.shared.variations.lock().get(app.picked()).is_some_and(|v| !v.notes.is_empty());
+        ui.checkbox(&mut app.include_clip, "Start the file with the clip");
+        ui.horizontal(|ui| {
+            if ui.add_enabled(can, Button::new("💾  Save as…")).clicked() {
+                app.save_as();
+            }
+            if ui.add_enabled(can, Button::new("Export")).on_hover_text("Into the folder below").clicked() {
+                app.export_default(false);
+            }
+            if ui
+                .add_enabled(can, Button::new("📋  Copy as file"))
+                .on_hover_text("Paste it into the DAW")
+                .clicked()
+            {
+                app.export_default(true);
+            }
+        });
+        ui.label(RichText::new(format!("Folder: {}", app.files.folder.display())).weak());
+        if let Some((text, failed)) = &app.message {
+            let colour =
+                if *failed { Color32::from_rgb(235, 90, 80) } else { Color32::from_rgb(90, 200, 120) };
+            ui.label(RichText::new(text).color(colour));
+        }
+    });
+}
+
+/// A numbered step with a heading.
+fn section(ui: &mut Ui, number: &str, title: &str, add: impl FnOnce(&mut Ui)) {
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(number).size(18.0).strong().color(Color32::from_rgb(120, 170, 255)));
+        ui.label(RichText::new(title).size(16.0).strong());
+    });
+    ui.indent(title, add);
+    ui.separator();
+}
+
+/// A parameter with its name.
+fn slider<P: Param>(ui: &mut Ui, label: &str, param: &P, setter: &ParamSetter) {
+    ui.horizontal(|ui| {
+        ui.add_sized([86.0, 18.0], egui::Label::new(label));
+        ui.add(ParamSlider::for_param(param, setter).with_width(150.0));
+    });
+}
+
+/// A boolean parameter as a checkbox, set through the host.
+fn toggle(ui: &mut Ui, label: &str, param: &BoolParam, setter: &ParamSetter) {
+    let mut on = param.value();
+    if ui.checkbox(&mut on, label).changed() {
+        setter.begin_set_parameter(param);
+        setter.set_parameter(param, on);
+        setter.end_set_parameter(param);
+    }
+}

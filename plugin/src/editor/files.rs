@@ -1,0 +1,191 @@
+//! Files in and out of the editor: the open and save dialogs and the reading of MIDI files run
+//! on threads of their own (a dialog can stay open for minutes); exports and the clipboard.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::{Receiver, Sender};
+use egui::Ui;
+use sintra_core::clip::Clip;
+
+use super::App;
+use crate::engine::Command;
+use crate::export;
+
+/// What a background file job found.
+pub enum FileResult {
+    /// A MIDI file was read (or failed to, with the reason naming it).
+    Loaded(Result<Clip, String>),
+    /// The save dialog returned this path.
+    SaveTo(PathBuf),
+}
+
+/// The editor's file helpers.
+pub struct Files {
+    /// Results of background jobs.
+    rx: Receiver<FileResult>,
+    /// Their sender, cloned into each job.
+    tx: Sender<FileResult>,
+    /// Where one-click exports go.
+    pub folder: PathBuf,
+    /// The clipboard, opened at first use and kept: on X11 the owner serves the pasted data.
+    clipboard: Option<clipboard_rs::ClipboardContext>,
+}
+
+impl Files {
+    pub fn new() -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Self { rx, tx, folder: export::default_folder(), clipboard: None }
+    }
+
+    pub fn poll(&mut self) -> Option<FileResult> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Asks for a MIDI file and reads it, off the GUI thread.
+    pub fn open_midi(&self) {
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let picked = rfd::FileDialog::new()
+                .set_title("Load a MIDI clip")
+                .add_filter("MIDI files", &["mid", "midi", "smf"])
+                .pick_file();
+            if let Some(path) = picked {
+                let _ = tx.send(FileResult::Loaded(read(path)));
+            }
+        });
+    }
+
+    /// Reads a file dropped on the window (where the windowing layer delivers drops).
+    pub fn take_drops(&self, ui: &Ui, message: &mut Option<(String, bool)>) {
+        let dropped =
+            ui.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect::<Vec<_>>());
+        for path in dropped {
+            let midi = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+            if matches!(midi.as_deref(), Some("mid" | "midi" | "smf")) {
+                let tx = self.tx.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send(FileResult::Loaded(read(path)));
+                });
+                return;
+            }
+            *message = Some((format!("{}: not a MIDI file (.mid)", path.display()), true));
+        }
+    }
+
+    /// Asks where to save, off the GUI thread.
+    fn save_dialog(&self, name: String) {
+        let (tx, folder) = (self.tx.clone(), self.folder.clone());
+        std::thread::spawn(move || {
+            let picked = rfd::FileDialog::new()
+                .set_title("Export the generated bars")
+                .add_filter("MIDI files", &["mid"])
+                .set_directory(folder)
+                .set_file_name(name)
+                .save_file();
+            if let Some(path) = picked {
+                let _ = tx.send(FileResult::SaveTo(path));
+            }
+        });
+    }
+
+    /// Puts `path` on the clipboard as a file.
+    fn copy(&mut self, path: &std::path::Path) -> Result<(), String> {
+        use clipboard_rs::Clipboard;
+        if self.clipboard.is_none() {
+            self.clipboard = Some(clipboard_rs::ClipboardContext::new().map_err(|e| e.to_string())?);
+        }
+        let clipboard = self.clipboard.as_ref().expect("opened above");
+        clipboard.set_files(vec![path.display().to_string()]).map_err(|e| e.to_string())
+    }
+}
+
+fn read(path: PathBuf) -> Result<Clip, String> {
+    sintra_core::read_clip(&path).map_err(|e| e.to_string())
+}
+
+impl App {
+    /// The variation that plays (0-based).
+    pub(super) fn picked(&self) -> usize {
+        self.link.shared.picked.load(Ordering::Relaxed) as usize
+    }
+
+    pub(super) fn file_result(&mut self, result: FileResult) {
+        match result {
+            FileResult::Loaded(Ok(clip)) => {
+                // A loaded clip sits at the song's start: the new bars follow it.
+                let origin = clip.bars() as f64 * crate::engine::bar_quarters(&clip);
+                self.params.origin.store(origin.to_bits(), Ordering::Relaxed);
+                self.say(format!("Loaded “{}”", clip.meta.title), false);
+                self.view = None;
+                let train = self.params.auto_train.value();
+                let _ = self.link.commands.send(Command::LoadClip { clip, train });
+            }
+            FileResult::Loaded(Err(e)) => self.say(e, true),
+            FileResult::SaveTo(path) => {
+                let path = if path.extension().is_none() { path.with_extension("mid") } else { path };
+                self.export_to(&path);
+            }
+        }
+    }
+
+    fn stem(&self) -> Option<String> {
+        let clip = self.link.shared.clip.lock();
+        Some(export::file_stem(clip.as_ref()?, self.params.seed.value(), self.picked() + 1))
+    }
+
+    pub(super) fn save_as(&mut self) {
+        if let Some(stem) = self.stem() {
+            self.files.save_dialog(format!("{stem}.mid"));
+        }
+    }
+
+    /// Exports into the default folder under a fresh name; with `copy`, also to the clipboard.
+    pub(super) fn export_default(&mut self, copy: bool) {
+        let Some(stem) = self.stem() else { return };
+        let path = export::free_path(&self.files.folder, &stem);
+        if !self.export_to(&path) || !copy {
+            return;
+        }
+        match self.files.copy(&path) {
+            Ok(()) => self.say(format!("Copied {} — paste it into the DAW", path.display()), false),
+            Err(e) => self.say(format!("Saved {}, but the clipboard refused it: {e}", path.display()), true),
+        }
+    }
+
+    fn export_to(&mut self, path: &std::path::Path) -> bool {
+        let clip = self.link.shared.clip.lock().clone();
+        let variation = self.link.shared.variations.lock().get(self.picked()).cloned();
+        let result = match (clip, variation) {
+            (Some(c), Some(v)) => export::write(&c, &v, self.include_clip, path),
+            _ => Err("nothing generated to export yet".into()),
+        };
+        match result {
+            Ok(()) => {
+                self.say(format!("Saved {}", path.display()), false);
+                true
+            }
+            Err(e) => {
+                self.say(e, true);
+                false
+            }
+        }
+    }
+
+    /// Where the generated bars play in the host, in words.
+    pub(super) fn start_text(&self) -> String {
+        let start = self.params.start_bar.value();
+        if start > 0 {
+            return format!("Plays from host bar {start}.");
+        }
+        let origin = f64::from_bits(self.params.origin.load(Ordering::Relaxed));
+        let clip = self.link.shared.clip.lock();
+        match clip.as_ref() {
+            Some(c) if origin.is_finite() => {
+                let bar = (origin / crate::engine::bar_quarters(c)).round() as i64 + 1;
+                format!("Plays from host bar {bar}, right after the clip.")
+            }
+            _ => "Start bar 0 follows the clip; set a bar to play elsewhere.".into(),
+        }
+    }
+}

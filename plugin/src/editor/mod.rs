@@ -1,0 +1,198 @@
+//! The plugin window (egui): the piano roll of the clip and the generated bars, the state at a
+//! glance, and the whole workflow as numbered steps (clip, train, generate, play, export).
+//!
+//! The editor only reads shared state and sends commands: training and sampling run on the
+//! engine thread, file dialogs and file reading on short-lived threads of their own, so the
+//! window never waits and never touches the audio thread.
+
+mod controls;
+mod files;
+mod paint;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use egui::{CentralPanel, Color32, Panel, RichText};
+use nice_plug::context::gui::GuiContext;
+use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
+
+use crate::capture::{ARMED, RECORDING};
+use crate::engine::{Command, EngineEvent, Shared, Status};
+use crate::monitor::{model_line, CaptureView, Monitor, Tone};
+use crate::params::SintraParams;
+use crate::roll::View;
+
+/// Default window size, logical points.
+pub const SIZE: (u32, u32) = (1100, 700);
+
+/// What the editor needs from the plugin; all of it created with the plugin.
+#[derive(Clone)]
+pub struct Link {
+    /// Commands to the engine thread.
+    pub commands: Sender<Command>,
+    /// Progress, results and errors from the engine thread.
+    pub events: Receiver<EngineEvent>,
+    /// State shared with the engine.
+    pub shared: Shared,
+    /// Raised by the editor, taken by the audio thread: arm, disarm or end the capture.
+    pub capture_toggle: Arc<AtomicBool>,
+    /// The capture's state (`capture::IDLE`, `ARMED`, `RECORDING`), written by the audio thread.
+    pub capture_phase: Arc<AtomicU8>,
+    /// Notes in the capture under way.
+    pub capture_notes: Arc<AtomicU32>,
+    /// Bar reached in the capture under way.
+    pub capture_bars: Arc<AtomicU32>,
+}
+
+/// Creates the editor.
+pub fn create(params: Arc<SintraParams>, link: Link, state: Arc<EguiEditorState>) -> Option<EguiEditor<App>> {
+    let settings = EguiNiceSettings::new()
+        .with_tile("SinTra")
+        .with_resize_hint(nice_plug::editor::ResizeHint { can_resize: true, ..Default::default() });
+    create_egui_editor(state, Default::default(), settings, App::new(params, link))
+}
+
+/// The default window state.
+pub fn default_state() -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(SIZE.0 as f32, SIZE.1 as f32), 1.0)
+}
+
+/// The editor's own state, kept while the plugin lives (the window may open and close).
+pub struct App {
+    /// Parameters (read here, set through the host's `GuiContext`).
+    params: Arc<SintraParams>,
+    /// The plugin's side.
+    link: Link,
+    /// The host's context, from `build`.
+    gui: Option<GuiContext>,
+    /// Loss curves and the last error, from the engine's events.
+    monitor: Monitor,
+    /// The roll's visible part; `None` until there is something to fit.
+    view: Option<View>,
+    /// What the view was last fitted to (bars of clip and of generated notes).
+    fitted: (u32, u64),
+    /// Scroll the roll along with the playhead.
+    follow: bool,
+    /// Exports start with the clip.
+    include_clip: bool,
+    /// Dialogs, file loading and the clipboard.
+    files: files::Files,
+    /// Result of the last action, in plain words, and whether it failed.
+    message: Option<(String, bool)>,
+}
+
+impl App {
+    fn new(params: Arc<SintraParams>, link: Link) -> Self {
+        Self {
+            params,
+            link,
+            gui: None,
+            monitor: Monitor::default(),
+            view: None,
+            fitted: (0, 0),
+            follow: true,
+            include_clip: false,
+            files: files::Files::new(),
+            message: None,
+        }
+    }
+
+    fn capture_view(&self) -> CaptureView {
+        match self.link.capture_phase.load(Ordering::Relaxed) {
+            ARMED => CaptureView::Armed,
+            RECORDING => CaptureView::Recording {
+                notes: self.link.capture_notes.load(Ordering::Relaxed),
+                bar: self.link.capture_bars.load(Ordering::Relaxed),
+                of: self.params.capture_bars.value().max(1) as u32,
+            },
+            _ => CaptureView::Idle,
+        }
+    }
+
+    /// Takes in what arrived since the last frame.
+    fn poll(&mut self) {
+        while let Ok(e) = self.link.events.try_recv() {
+            self.monitor.apply(&e);
+        }
+        if let Some(result) = self.files.poll() {
+            self.file_result(result);
+        }
+    }
+
+    fn say(&mut self, text: impl Into<String>, failed: bool) {
+        self.message = Some((text.into(), failed));
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        let status = self.link.shared.status.lock().clone();
+        let variations = self.link.shared.variations.lock().len();
+        let picked = self.link.shared.picked.load(Ordering::Relaxed) as usize;
+        let head = self.monitor.headline(&status, self.capture_view(), variations, picked);
+        let colour = match head.tone {
+            Tone::Idle => Color32::from_rgb(150, 160, 175),
+            Tone::Busy => Color32::from_rgb(240, 180, 60),
+            Tone::Good => Color32::from_rgb(90, 200, 120),
+            Tone::Error => Color32::from_rgb(235, 90, 80),
+        };
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("SinTra").size(20.0).strong());
+            ui.add_space(12.0);
+            ui.label(RichText::new(format!("● {}", head.title)).size(16.0).color(colour).strong());
+            ui.label(RichText::new(&head.detail).size(14.0));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let info = self.link.shared.info.lock().clone();
+                ui.label(RichText::new(model_line(info.as_ref(), cfg!(feature = "cuda"))).weak());
+            });
+        });
+        if let Some(p) = head.progress {
+            ui.add(egui::ProgressBar::new(p).desired_height(4.0).fill(colour));
+        }
+        if let Some(e) = self.monitor.error.as_ref().filter(|_| !matches!(status, Status::Error(_))) {
+            ui.label(RichText::new(format!("Last problem: {e}")).color(Color32::from_rgb(235, 90, 80)));
+        }
+        ui.add_space(4.0);
+    }
+
+    fn busy(&self) -> bool {
+        let status = self.link.shared.status.lock();
+        matches!(*status, Status::Training { .. } | Status::Generating { .. })
+            || self.link.capture_phase.load(Ordering::Relaxed) != crate::capture::IDLE
+            || self.link.shared.playing.load(Ordering::Relaxed)
+    }
+}
+
+impl NiceEguiApp for App {
+    fn build(
+        &mut self,
+        egui_ctx: egui::Context,
+        gui: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        self.gui = Some(gui);
+        egui_ctx.set_theme(egui::ThemePreference::Dark);
+        egui_ctx.all_styles_mut(|style| {
+            style.spacing.item_spacing = egui::vec2(8.0, 6.0);
+            style.spacing.button_padding = egui::vec2(10.0, 4.0);
+        });
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        self.poll();
+        let Some(gui) = self.gui.clone() else { return };
+        let setter = gui.param_setter();
+        // Moving things (progress, the playhead) repaint often, a still window rarely.
+        let every = if self.busy() { 33 } else { 250 };
+        ui.ctx().request_repaint_after(Duration::from_millis(every));
+        self.files.take_drops(ui, &mut self.message);
+
+        Panel::top("status").show(ui, |ui| self.status_bar(ui));
+        Panel::left("controls").resizable(false).exact_size(300.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| controls::show(self, ui, &setter));
+        });
+        CentralPanel::default().show(ui, |ui| paint::main_area(self, ui));
+    }
+}

@@ -1,0 +1,28 @@
+//! A clip for the next plugin instance to start with: the standalone build's `--open`.
+
+use std::sync::Mutex;
+
+use sintra_core::clip::Clip;
+
+/// What the next instance does at start.
+pub struct Startup {
+    /// The clip to load.
+    pub clip: Clip,
+    /// Train on it at once.
+    pub train: bool,
+    /// Generate after training.
+    pub generate: bool,
+}
+
+/// Waiting for the next instance.
+static NEXT: Mutex<Option<Startup>> = Mutex::new(None);
+
+/// Sets what the next instance starts with.
+pub fn set(startup: Startup) {
+    *NEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(startup);
+}
+
+/// Takes it (once).
+pub fn take() -> Option<Startup> {
+    NEXT.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
