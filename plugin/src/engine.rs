@@ -688,16 +688,16 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    fn start(auto_train: bool) -> (Engine, rtrb::Consumer<PlayMsg>) {
+    fn start(variations: usize) -> (Engine, rtrb::Consumer<PlayMsg>) {
         let (_cap_tx, cap_rx) = rtrb::RingBuffer::new(16);
         let (play_tx, play_rx) = rtrb::RingBuffer::new(1 << 14);
         let shared = Shared::default();
         let settings = Arc::new(move || Settings {
             bars: 2,
-            variations: 1,
+            variations,
             options: GenerateOptions::default(),
             endless: false,
-            auto_train,
+            auto_train: true,
         });
         (Engine::start(shared, cap_rx, play_tx, settings, Arc::default()), play_rx)
     }
@@ -710,7 +710,7 @@ mod tests {
 
     #[test]
     fn loads_trains_streams_and_reports() {
-        let (engine, mut play) = start(true);
+        let (engine, mut play) = start(1);
         engine.send(Command::LoadClip { clip: chorale(4), train: true });
         let mut seen = Vec::new();
         while !matches!(seen.last(), Some(EngineEvent::BarReady { index: 1, .. })) {
@@ -734,8 +734,43 @@ mod tests {
     }
 
     #[test]
+    fn variations_are_kept_and_a_picked_one_replaces_the_timeline() {
+        let (engine, mut play) = start(2);
+        engine.send(Command::LoadClip { clip: chorale(4), train: true });
+        loop {
+            let e = engine.events.recv_timeout(Duration::from_secs(120)).expect("engine events");
+            if matches!(e, EngineEvent::BarReady { variation: 1, index: 1, .. }) {
+                break;
+            }
+        }
+        let variations = engine.shared.variations.lock().clone();
+        assert_eq!(variations.len(), 2);
+        assert!(variations.iter().all(|v| v.length == 6.0 && !v.notes.is_empty()));
+        assert_ne!(variations[0], variations[1], "seeds differ");
+        let notes = |msgs: &[PlayMsg]| -> Vec<PlayNote> {
+            msgs.iter().filter_map(|m| if let PlayMsg::Note(n) = m { Some(*n) } else { None }).collect()
+        };
+        // Only the first variation went to the audio thread while sampling.
+        let t = Instant::now();
+        while *engine.shared.status.lock() != Status::Ready && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let msgs: Vec<PlayMsg> = std::iter::from_fn(|| play.pop().ok()).collect();
+        assert_eq!(notes(&msgs), variations[0].notes);
+        engine.shared.picked.store(1, Ordering::Relaxed);
+        let mut msgs = Vec::new();
+        while msgs.last() != Some(&PlayMsg::Length(6.0)) && t.elapsed() < Duration::from_secs(20) {
+            msgs.extend(std::iter::from_fn(|| play.pop().ok()));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(msgs[0], PlayMsg::Clear);
+        assert_eq!(notes(&msgs), variations[1].notes);
+        assert_eq!(*engine.shared.generated.lock(), variations[1].notes, "saved with the project");
+    }
+
+    #[test]
     fn dropping_mid_training_returns_promptly() {
-        let (engine, _play) = start(true);
+        let (engine, _play) = start(1);
         engine.send(Command::LoadClip { clip: chorale(12), train: true });
         let first = engine.events.recv_timeout(Duration::from_secs(60)).unwrap();
         assert!(matches!(first, EngineEvent::Progress { .. }), "{first:?}");
@@ -746,7 +781,7 @@ mod tests {
 
     #[test]
     fn cancel_stops_training_and_a_damaged_model_is_refused() {
-        let (engine, _play) = start(true);
+        let (engine, _play) = start(1);
         engine.send(Command::LoadClip { clip: chorale(12), train: true });
         assert!(matches!(
             engine.events.recv_timeout(Duration::from_secs(60)).unwrap(),

@@ -88,7 +88,10 @@ mod tests {
 
     fn variation() -> Variation {
         let n = |start, end, channel, key| PlayNote { start, end, channel, key, velocity: 90 };
-        Variation { notes: vec![n(0.0, 1.0, 0, 72), n(0.5, 3.0, 3, 48)], length: 3.0 }
+        Variation {
+            notes: vec![n(0.0, 1.0, 0, 72), n(0.0, 1.0, 1, 67), n(0.0, 1.0, 2, 60), n(0.5, 3.0, 3, 48)],
+            length: 3.0,
+        }
     }
 
     #[test]
