@@ -123,6 +123,22 @@ pub fn layout(clip: &Clip, generated: &[PlayNote], view: &View, playhead: Option
     roll
 }
 
+/// The host's playhead in roll beats (the clip from 0, the generated bars after it), while the
+/// transport plays and the timeline's place in the song is known. `timeline` is the host's
+/// position minus the timeline's start (negative over the clip); `looping` wraps it over the
+/// generated length, as the loop play mode does.
+pub fn playhead(
+    playing: bool,
+    timeline: Option<f64>,
+    clip_len: f64,
+    generated_len: f64,
+    looping: bool,
+) -> Option<f64> {
+    let t = timeline.filter(|_| playing)?;
+    let t = if looping && t > 0.0 && generated_len > 0.0 { t.rem_euclid(generated_len) } else { t };
+    Some(clip_len + t)
+}
+
 /// Pitch range that shows every note with a little room, at least two octaves.
 pub fn fit_pitches(clip: &Clip, generated: &[PlayNote]) -> (u8, u8) {
     let pitches = clip
@@ -219,6 +235,20 @@ mod tests {
         assert!((v.beat_at(600.0) - before).abs() < 1e-9);
         v.zoom(1e-9, 0.0);
         assert_eq!(v.beats, 4000.0);
+    }
+
+    #[test]
+    fn playhead_follows_the_transport() {
+        // Stopped or unplaced: none. Over the clip (before the timeline starts): inside it.
+        assert_eq!(playhead(false, Some(1.0), 8.0, 16.0, false), None);
+        assert_eq!(playhead(true, None, 8.0, 16.0, false), None);
+        assert_eq!(playhead(true, Some(-2.0), 8.0, 16.0, false), Some(6.0));
+        // Once: runs on past the end; loop: wraps over the generated bars.
+        assert_eq!(playhead(true, Some(20.0), 8.0, 16.0, false), Some(28.0));
+        assert_eq!(playhead(true, Some(20.0), 8.0, 16.0, true), Some(12.0));
+        // And the layout draws it where the beat is.
+        let roll = layout(&clip(), &[], &view(), playhead(true, Some(-1.0), 4.0, 4.0, true));
+        assert_eq!(roll.playhead, Some(300.0));
     }
 
     #[test]

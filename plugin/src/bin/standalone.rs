@@ -32,7 +32,7 @@ fn main() {
             }
         }
     }
-    if !nice_plug::nice_export_standalone_with_args::<sintra::SinTra, _>(rest) {
+    if !nice_plug::wrapper::standalone::nice_export_standalone_with_args::<sintra::SinTra, _>(rest) {
         std::process::exit(1);
     }
 }

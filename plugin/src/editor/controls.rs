@@ -22,9 +22,9 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
     section(ui, "1", "Clip", |ui| {
         let phase = app.link.capture_phase.load(Ordering::Relaxed);
         let label = match phase {
-            IDLE => "⏺  Arm capture",
+            IDLE => "Arm capture",
             ARMED => "Disarm",
-            _ => "⏹  End capture now",
+            _ => "End capture now",
         };
         let hint = "Records what the host plays into SinTra, from the next bar line once the transport runs.";
         if ui.add_enabled(idle, Button::new(label)).on_hover_text(hint).clicked() {
@@ -32,7 +32,7 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
         }
         slider(ui, "Capture bars", &p.capture_bars, setter);
         ui.horizontal(|ui| {
-            if ui.add_enabled(idle, Button::new("📂  Load MIDI file…")).clicked() {
+            if ui.add_enabled(idle, Button::new("Load MIDI file…")).clicked() {
                 app.files.open_midi();
             }
             ui.label(RichText::new("or drop one here").weak());
@@ -49,7 +49,7 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
             ));
             ui.horizontal_wrapped(|ui| {
                 for (k, t) in clip.tracks.iter().enumerate() {
-                    ui.label(RichText::new("■").color(paint::track_colour(k)));
+                    paint::swatch(ui, paint::track_colour(k));
                     ui.label(format!("{} ({})", t.name, t.notes.len()));
                 }
             });
@@ -59,10 +59,10 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
     section(ui, "2", "Train", |ui| {
         let has_clip = app.link.shared.clip.lock().is_some();
         if training {
-            if ui.button("✖  Cancel training").clicked() {
+            if ui.button("Cancel training").clicked() {
                 app.link.shared.cancel.store(true, Ordering::Relaxed);
             }
-        } else if ui.add_enabled(has_clip && idle, Button::new("▶  Train")).clicked() {
+        } else if ui.add_enabled(has_clip && idle, Button::new("Train")).clicked() {
             let _ = app.link.commands.send(Command::Train { generate: true });
         }
         let text = match app.monitor.trained {
@@ -85,10 +85,10 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
             slider(ui, "Sixteenths", &p.top_p3, setter);
         });
         if generating {
-            if ui.button("✖  Stop generating").clicked() {
+            if ui.button("Stop generating").clicked() {
                 app.link.shared.cancel.store(true, Ordering::Relaxed);
             }
-        } else if ui.add_enabled(has_model && idle, Button::new("✨  Generate")).clicked() {
+        } else if ui.add_enabled(has_model && idle, Button::new("Generate")).clicked() {
             let _ = app.link.commands.send(Command::Generate);
         }
         let sampled = app.link.shared.variations.lock().len();
@@ -135,14 +135,14 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
         let can = app.link.shared.variations.lock().get(app.picked()).is_some_and(|v| !v.notes.is_empty());
         ui.checkbox(&mut app.include_clip, "Start the file with the clip");
         ui.horizontal(|ui| {
-            if ui.add_enabled(can, Button::new("💾  Save as…")).clicked() {
+            if ui.add_enabled(can, Button::new("Save as…")).clicked() {
                 app.save_as();
             }
             if ui.add_enabled(can, Button::new("Export")).on_hover_text("Into the folder below").clicked() {
                 app.export_default(false);
             }
             if ui
-                .add_enabled(can, Button::new("📋  Copy as file"))
+                .add_enabled(can, Button::new("Copy as file"))
                 .on_hover_text("Paste it into the DAW")
                 .clicked()
             {
@@ -150,11 +150,6 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
             }
         });
         ui.label(RichText::new(format!("Folder: {}", app.files.folder.display())).weak());
-        if let Some((text, failed)) = &app.message {
-            let colour =
-                if *failed { Color32::from_rgb(235, 90, 80) } else { Color32::from_rgb(90, 200, 120) };
-            ui.label(RichText::new(text).color(colour));
-        }
     });
 }
 
@@ -172,8 +167,8 @@ fn section(ui: &mut Ui, number: &str, title: &str, add: impl FnOnce(&mut Ui)) {
 /// A parameter with its name.
 fn slider<P: Param>(ui: &mut Ui, label: &str, param: &P, setter: &ParamSetter) {
     ui.horizontal(|ui| {
-        ui.add_sized([86.0, 18.0], egui::Label::new(label));
-        ui.add(ParamSlider::for_param(param, setter).with_width(150.0));
+        ui.add_sized([84.0, 18.0], egui::Label::new(label));
+        ui.add(ParamSlider::for_param(param, setter).with_width(130.0));
     });
 }
 

@@ -18,7 +18,12 @@ pub enum FileResult {
     Loaded(Result<Clip, String>),
     /// The save dialog returned this path.
     SaveTo(PathBuf),
+    /// No dialog could be shown (it came back at once with nothing).
+    NoDialog,
 }
+
+/// A dialog that returns faster than this without a file was never shown.
+const TOO_QUICK: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// The editor's file helpers.
 pub struct Files {
@@ -46,13 +51,16 @@ impl Files {
     pub fn open_midi(&self) {
         let tx = self.tx.clone();
         std::thread::spawn(move || {
+            let asked = std::time::Instant::now();
             let picked = rfd::FileDialog::new()
                 .set_title("Load a MIDI clip")
                 .add_filter("MIDI files", &["mid", "midi", "smf"])
                 .pick_file();
-            if let Some(path) = picked {
-                let _ = tx.send(FileResult::Loaded(read(path)));
-            }
+            let _ = match picked {
+                Some(path) => tx.send(FileResult::Loaded(read(path))),
+                None if asked.elapsed() < TOO_QUICK => tx.send(FileResult::NoDialog),
+                None => Ok(()),
+            };
         });
     }
 
@@ -77,15 +85,18 @@ impl Files {
     fn save_dialog(&self, name: String) {
         let (tx, folder) = (self.tx.clone(), self.folder.clone());
         std::thread::spawn(move || {
+            let asked = std::time::Instant::now();
             let picked = rfd::FileDialog::new()
                 .set_title("Export the generated bars")
                 .add_filter("MIDI files", &["mid"])
                 .set_directory(folder)
                 .set_file_name(name)
                 .save_file();
-            if let Some(path) = picked {
-                let _ = tx.send(FileResult::SaveTo(path));
-            }
+            let _ = match picked {
+                Some(path) => tx.send(FileResult::SaveTo(path)),
+                None if asked.elapsed() < TOO_QUICK => tx.send(FileResult::NoDialog),
+                None => Ok(()),
+            };
         });
     }
 
@@ -122,6 +133,11 @@ impl App {
                 let _ = self.link.commands.send(Command::LoadClip { clip, train });
             }
             FileResult::Loaded(Err(e)) => self.say(e, true),
+            FileResult::NoDialog => self.say(
+                "No file dialog could be opened (it needs xdg-desktop-portal or zenity). Capture \
+                 the clip from the host instead; Export and Copy as file need no dialog.",
+                true,
+            ),
             FileResult::SaveTo(path) => {
                 let path = if path.extension().is_none() { path.with_extension("mid") } else { path };
                 self.export_to(&path);

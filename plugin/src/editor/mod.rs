@@ -25,7 +25,7 @@ use crate::params::SintraParams;
 use crate::roll::View;
 
 /// Default window size, logical points.
-pub const SIZE: (u32, u32) = (1100, 700);
+pub const SIZE: (u32, u32) = (1120, 760);
 
 /// What the editor needs from the plugin; all of it created with the plugin.
 #[derive(Clone)]
@@ -140,7 +140,8 @@ impl App {
         ui.horizontal(|ui| {
             ui.label(RichText::new("SinTra").size(20.0).strong());
             ui.add_space(12.0);
-            ui.label(RichText::new(format!("● {}", head.title)).size(16.0).color(colour).strong());
+            paint::swatch(ui, colour);
+            ui.label(RichText::new(&head.title).size(16.0).color(colour).strong());
             ui.label(RichText::new(&head.detail).size(14.0));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let info = self.link.shared.info.lock().clone();
@@ -150,8 +151,12 @@ impl App {
         if let Some(p) = head.progress {
             ui.add(egui::ProgressBar::new(p).desired_height(4.0).fill(colour));
         }
+        let red = Color32::from_rgb(235, 90, 80);
         if let Some(e) = self.monitor.error.as_ref().filter(|_| !matches!(status, Status::Error(_))) {
-            ui.label(RichText::new(format!("Last problem: {e}")).color(Color32::from_rgb(235, 90, 80)));
+            ui.label(RichText::new(format!("Last problem: {e}")).color(red));
+        }
+        if let Some((text, failed)) = &self.message {
+            ui.label(RichText::new(text).color(if *failed { red } else { Color32::from_rgb(90, 200, 120) }));
         }
         ui.add_space(4.0);
     }
@@ -190,7 +195,7 @@ impl NiceEguiApp for App {
         self.files.take_drops(ui, &mut self.message);
 
         Panel::top("status").show(ui, |ui| self.status_bar(ui));
-        Panel::left("controls").resizable(false).exact_size(300.0).show(ui, |ui| {
+        Panel::left("controls").resizable(false).exact_size(320.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| controls::show(self, ui, &setter));
         });
         CentralPanel::default().show(ui, |ui| paint::main_area(self, ui));

@@ -9,7 +9,7 @@ use egui::{pos2, vec2, Align2, Color32, FontId, Rect, RichText, Sense, Stroke, U
 use super::App;
 use crate::engine::bar_quarters;
 use crate::params::PlayMode;
-use crate::roll::{fit_pitches, layout, View};
+use crate::roll::{self, fit_pitches, layout, View};
 
 /// One colour per track (wrapping after eight).
 const PALETTE: [Color32; 8] = [
@@ -32,6 +32,12 @@ const STRIP: f32 = 18.0;
 
 pub fn track_colour(k: usize) -> Color32 {
     PALETTE[k % PALETTE.len()]
+}
+
+/// A small filled circle in the text flow (the default fonts have no symbol glyphs).
+pub fn swatch(ui: &mut Ui, colour: Color32) {
+    let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), Sense::hover());
+    ui.painter().circle_filled(rect.center(), 5.0, colour);
 }
 
 pub fn main_area(app: &mut App, ui: &mut Ui) {
@@ -61,21 +67,14 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
     }
 }
 
-/// The playhead in roll beats (the clip from 0, the generated bars after it), while playing.
+/// The playhead in roll beats, from the audio thread's position.
 fn playhead(app: &App, clip_len: f64, generated_len: f64) -> Option<f64> {
     let shared = &app.link.shared;
-    let known = app.params.start_bar.value() > 0
+    let placed = app.params.start_bar.value() > 0
         || f64::from_bits(app.params.origin.load(Ordering::Relaxed)).is_finite();
-    if !known || !shared.playing.load(Ordering::Relaxed) {
-        return None;
-    }
-    let t = f64::from_bits(shared.playhead.load(Ordering::Relaxed));
-    let t = if app.params.mode.value() == PlayMode::Loop && t > 0.0 && generated_len > 0.0 {
-        t.rem_euclid(generated_len)
-    } else {
-        t
-    };
-    Some(clip_len + t)
+    let timeline = placed.then(|| f64::from_bits(shared.playhead.load(Ordering::Relaxed)));
+    let looping = app.params.mode.value() == PlayMode::Loop;
+    roll::playhead(shared.playing.load(Ordering::Relaxed), timeline, clip_len, generated_len, looping)
 }
 
 fn roll(app: &mut App, ui: &mut Ui, size: egui::Vec2) {
