@@ -769,6 +769,29 @@ mod tests {
     }
 
     #[test]
+    fn trains_without_generating_and_reports_the_model() {
+        let (engine, mut play) = start(1);
+        engine.send(Command::LoadClip { clip: chorale(4), train: false });
+        engine.send(Command::Train { generate: false });
+        let parameters = loop {
+            match engine.events.recv_timeout(Duration::from_secs(120)).expect("engine events") {
+                EngineEvent::Trained { parameters, .. } => break parameters,
+                EngineEvent::Progress { .. } => {}
+                other => panic!("{other:?}"),
+            }
+        };
+        let t = Instant::now();
+        while *engine.shared.status.lock() != Status::Ready && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let bytes = engine.shared.model.lock().as_ref().map(|m| m.0.len()).unwrap();
+        let info = engine.shared.info.lock().clone();
+        assert_eq!(info, Some(ModelInfo { parameters, bytes, device: "cpu" }));
+        assert!(engine.shared.variations.lock().is_empty());
+        assert!(play.pop().is_err(), "nothing was sent to play");
+    }
+
+    #[test]
     fn dropping_mid_training_returns_promptly() {
         let (engine, _play) = start(1);
         engine.send(Command::LoadClip { clip: chorale(12), train: true });

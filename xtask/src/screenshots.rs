@@ -1,7 +1,7 @@
 //! `cargo xtask screenshots`: the standalone editor under Xvfb, one PNG per main state.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -84,7 +84,7 @@ pub fn run() -> Result<(), String> {
 }
 
 /// Starts the standalone, waits for the state, saves its window.
-fn take(root: &Path, exe: &Path, shot: &Shot, path: &PathBuf) -> Result<(), String> {
+fn take(root: &Path, exe: &Path, shot: &Shot, path: &Path) -> Result<(), String> {
     let mut child = Command::new(exe)
         .args(["--backend", "dummy"])
         .args(shot.args)
@@ -143,7 +143,11 @@ fn capture(path: &Path) -> Result<(), String> {
     // A window that never painted is one flat colour; the editor has hundreds.
     let colours: std::collections::HashSet<&[u8]> = rgb.chunks_exact(3).collect();
     if colours.len() < 50 {
-        return Err(format!("{}: the window shows {} colours: it did not paint", path.display(), colours.len()));
+        return Err(format!(
+            "{}: the window shows {} colours: it did not paint",
+            path.display(),
+            colours.len()
+        ));
     }
     let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut png = png::Encoder::new(std::io::BufWriter::new(file), g.width as u32, g.height as u32);

@@ -16,6 +16,8 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use egui::{CentralPanel, Color32, Panel, RichText};
 use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::dpi::LogicalSize;
+use nice_plug::editor::ResizeHint;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
 
 use crate::capture::{ARMED, RECORDING};
@@ -25,7 +27,9 @@ use crate::params::SintraParams;
 use crate::roll::View;
 
 /// Default window size, logical points.
-pub const SIZE: (u32, u32) = (1120, 760);
+pub const SIZE: (f32, f32) = (1120.0, 760.0);
+/// Smallest window size: the controls column and a useful roll.
+const MIN_SIZE: (f32, f32) = (820.0, 520.0);
 
 /// What the editor needs from the plugin; all of it created with the plugin.
 #[derive(Clone)]
@@ -48,15 +52,14 @@ pub struct Link {
 
 /// Creates the editor.
 pub fn create(params: Arc<SintraParams>, link: Link, state: Arc<EguiEditorState>) -> Option<EguiEditor<App>> {
-    let settings = EguiNiceSettings::new()
-        .with_tile("SinTra")
-        .with_resize_hint(nice_plug::editor::ResizeHint { can_resize: true, ..Default::default() });
+    let resize = ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1));
+    let settings = EguiNiceSettings::new().with_tile("SinTra").with_resize_hint(resize);
     create_egui_editor(state, Default::default(), settings, App::new(params, link))
 }
 
 /// The default window state.
 pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(SIZE.0 as f32, SIZE.1 as f32), 1.0)
+    EguiEditorState::from_size(LogicalSize::new(SIZE.0, SIZE.1), 1.0)
 }
 
 /// The editor's own state, kept while the plugin lives (the window may open and close).

@@ -65,6 +65,18 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
         ui.add_space(6.0);
         loss(app, ui, vec2(avail.x, loss_height));
     }
+    if ui.input(|i| !i.raw.hovered_files.is_empty()) {
+        let area = ui.max_rect();
+        ui.painter().rect_filled(area, 4.0, Color32::from_black_alpha(180));
+        let text = "Drop a MIDI file to load it";
+        ui.painter().text(
+            area.center(),
+            Align2::CENTER_CENTER,
+            text,
+            FontId::proportional(22.0),
+            Color32::WHITE,
+        );
+    }
 }
 
 /// The playhead in roll beats, from the audio thread's position.
