@@ -30,8 +30,9 @@ pub enum Command {
     Train { generate: bool },
     /// Sample a fresh set of bars from the current model.
     Generate,
-    /// Take a clip and model restored from the host's project (no retraining).
-    Restore { clip: Option<Clip>, model: Option<Vec<u8>> },
+    /// Take the clip and model the host just loaded into the shared state (no retraining);
+    /// with `stream`, also hand the loaded notes to the audio thread.
+    Restore { stream: bool },
     /// Use this clip (from a MIDI file); train and generate at once when `train`.
     LoadClip { clip: Clip, train: bool },
     /// Stop the thread.
@@ -140,6 +141,10 @@ pub struct Shared {
     pub playhead: Arc<AtomicU64>,
     /// Whether the host's transport is playing.
     pub playing: Arc<AtomicBool>,
+    /// Loads of saved state by the host so far (a job that sees it change drops its result).
+    pub loads: Arc<AtomicU64>,
+    /// Raised by the audio thread when state was loaded while it ran: restore and stream.
+    pub restore_request: Arc<AtomicBool>,
     /// Raised to stop training or sampling at once.
     pub cancel: Arc<AtomicBool>,
     /// Raised when the plugin goes away.
@@ -262,9 +267,9 @@ impl Worker {
                 Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                 Ok(Command::Train { generate }) => self.train(generate, &mut endless),
                 Ok(Command::Generate) => self.generate(&mut endless),
-                Ok(Command::Restore { clip, model }) => {
+                Ok(Command::Restore { stream }) => {
                     endless = None;
-                    self.restore(clip, model)
+                    self.restore(stream)
                 }
                 Ok(Command::LoadClip { clip, train }) => {
                     self.set(Status::Clip { bars: clip.bars(), tracks: clip.tracks.len() });
@@ -274,6 +279,10 @@ impl Worker {
                     }
                 }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+            if self.shared.restore_request.swap(false, Ordering::Relaxed) {
+                endless = None;
+                self.restore(true);
             }
             if self.generate_request.swap(false, Ordering::Relaxed) {
                 self.generate(&mut endless);
@@ -342,11 +351,29 @@ impl Worker {
         ended
     }
 
-    fn restore(&mut self, clip: Option<Clip>, model: Option<Vec<u8>>) {
+    fn loads(&self) -> u64 {
+        self.shared.loads.load(Ordering::SeqCst)
+    }
+
+    fn restore(&mut self, stream: bool) {
         self.model = None;
         *self.shared.info.lock() = None;
+        let clip = self.shared.clip.lock().clone();
+        let model = self.shared.model.lock().as_ref().map(|m| m.0.clone());
+        let picked = self.shared.picked.load(Ordering::Relaxed) as usize;
         self.complete = self.shared.variations.lock().len();
-        self.playing = Some(self.shared.picked.load(Ordering::Relaxed) as usize);
+        self.playing = Some(picked);
+        if stream {
+            let notes = self.shared.generated.lock().clone();
+            let length = self.shared.variations.lock().get(picked).map(|v| v.length);
+            self.push(PlayMsg::Clear);
+            for &n in &notes {
+                self.push(PlayMsg::Note(n));
+            }
+            self.push(PlayMsg::Length(
+                length.unwrap_or_else(|| notes.iter().map(|n| n.end).fold(0.0, f64::max)),
+            ));
+        }
         let Some(bytes) = model else {
             self.set(
                 clip.as_ref()
@@ -382,6 +409,7 @@ impl Worker {
         let events = self.events.clone();
         let start = Instant::now();
         let (device, name) = self.device();
+        let loads = self.loads();
         let result = train(&clip, bars, &opts, &device, &self.shared.cancel, &mut |p| {
             let (stage, stages, epoch, loss, seconds) =
                 (p.stage + 1, p.stages, p.epoch, p.loss, p.elapsed.as_secs_f64());
@@ -389,6 +417,9 @@ impl Worker {
             *status.lock() = Status::Training { stage, stages, epoch, max_epochs, loss, seconds };
             let _ = events.try_send(EngineEvent::Progress { stage, stages, epoch, loss, seconds });
         });
+        if self.loads() != loads {
+            return; // The host loaded a saved state meanwhile: its model wins.
+        }
         match result {
             Ok((model, _)) => {
                 let bytes = model.to_bytes().ok();
@@ -417,6 +448,7 @@ impl Worker {
             return;
         };
         let settings = (self.settings)();
+        let loads = self.loads();
         // Endless mode keeps extending one stream: one variation.
         let count = if settings.endless { 1 } else { settings.variations.max(1) };
         self.push(PlayMsg::Clear);
@@ -434,6 +466,9 @@ impl Worker {
             let mut run = Endless { gen, decoder: BarDecoder::new(&model), length: 0.0, variation: v };
             self.shared.variations.lock().push(Variation::default());
             for i in 0..settings.bars {
+                if self.loads() != loads {
+                    return; // The host loaded a saved state: it is restored next.
+                }
                 if self.shared.cancel.load(Ordering::Relaxed) {
                     return self.set(Status::Ready);
                 }
@@ -789,6 +824,22 @@ mod tests {
         assert_eq!(info, Some(ModelInfo { parameters, bytes, device: "cpu" }));
         assert!(engine.shared.variations.lock().is_empty());
         assert!(play.pop().is_err(), "nothing was sent to play");
+
+        // A state loaded while the plugin runs: a second engine restores it and streams its notes.
+        let (other, mut other_play) = start(1);
+        let notes = vec![PlayNote { start: 0.5, end: 1.0, channel: 2, key: 60, velocity: 90 }];
+        *other.shared.model.lock() = engine.shared.model.lock().clone();
+        *other.shared.generated.lock() = notes.clone();
+        *other.shared.variations.lock() = vec![Variation { notes: notes.clone(), length: 6.0 }];
+        other.shared.restore_request.store(true, Ordering::Relaxed);
+        let t = Instant::now();
+        while other.shared.info.lock().is_none() && t.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(*other.shared.info.lock(), info);
+        assert_eq!(*other.shared.status.lock(), Status::Ready);
+        let msgs: Vec<PlayMsg> = std::iter::from_fn(|| other_play.pop().ok()).collect();
+        assert_eq!(msgs, vec![PlayMsg::Clear, PlayMsg::Note(notes[0]), PlayMsg::Length(6.0)]);
     }
 
     #[test]
@@ -819,7 +870,8 @@ mod tests {
             }
         };
         assert!(err.contains("cancelled"), "{err}");
-        engine.send(Command::Restore { clip: None, model: Some(b"not a model".to_vec()) });
+        *engine.shared.model.lock() = Some(ModelBytes(b"not a model".to_vec()));
+        engine.send(Command::Restore { stream: false });
         let err = engine.events.recv_timeout(Duration::from_secs(10)).unwrap();
         assert!(matches!(&err, EngineEvent::Error(e) if e.contains("could not be restored")), "{err:?}");
         assert!(engine.shared.model.lock().is_none());

@@ -63,6 +63,8 @@ pub struct SinTra {
     generate_request: Arc<AtomicBool>,
     /// Raised by the editor, taken here: arm, disarm or end the capture.
     capture_toggle: Arc<AtomicBool>,
+    /// State loads already applied to the timeline (see `SintraParams::loads`).
+    applied_loads: u64,
     /// The editor window's size, kept while the plugin lives.
     editor_state: Arc<EguiEditorState>,
 }
@@ -80,6 +82,7 @@ impl Default for SinTra {
             variations: params.variation_set.clone(),
             picked: params.picked.clone(),
             capture_overflow: capture.overflow.clone(),
+            loads: params.loads.0.clone(),
             ..Shared::default()
         };
         let generate_request = Arc::new(AtomicBool::new(false));
@@ -111,6 +114,7 @@ impl Default for SinTra {
             generate_was: false,
             generate_request,
             capture_toggle: Arc::default(),
+            applied_loads: 0,
             editor_state: editor::default_state(),
         }
     }
@@ -203,18 +207,21 @@ impl Plugin for SinTra {
         _ctx: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.sample_rate = config.sample_rate;
-        // State saved with the project (or just loaded by the host): play it and hand the model
-        // to the engine, without retraining. Off the audio thread, so locks are fine here.
-        self.timeline.clear();
-        let generated = self.params.generated.lock();
-        self.timeline.extend(generated.iter().take(TIMELINE_CAPACITY).copied());
-        self.timeline.sort_by(|a, b| a.start.total_cmp(&b.start));
-        self.length = self.timeline.iter().map(|n| n.end).fold(0.0, f64::max);
-        drop(generated);
-        let clip = self.params.clip.lock().clone();
-        let model = self.params.model.lock().clone().map(|m| m.0);
-        if clip.is_some() || model.is_some() {
-            self.engine.send(Command::Restore { clip, model });
+        // A saved state was loaded (a project opened): play its notes and hand the model to the
+        // engine, without retraining. Only then: a plain re-activation keeps what is there, a
+        // model trained meanwhile included. Off the audio thread, so locks are fine here.
+        let loads = self.params.loads.0.load(Ordering::SeqCst);
+        if loads != self.applied_loads {
+            self.applied_loads = loads;
+            self.timeline.clear();
+            let generated = self.params.generated.lock();
+            self.timeline.extend(generated.iter().take(TIMELINE_CAPACITY).copied());
+            self.timeline.sort_by(|a, b| a.start.total_cmp(&b.start));
+            let picked = self.params.picked.load(Ordering::Relaxed) as usize;
+            let length = self.params.variation_set.lock().get(picked).map(|v| v.length);
+            self.length = length.unwrap_or_else(|| self.timeline.iter().map(|n| n.end).fold(0.0, f64::max));
+            drop(generated);
+            self.engine.send(Command::Restore { stream: false });
         }
         true
     }
@@ -229,6 +236,12 @@ impl Plugin for SinTra {
         _aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        // State loaded while running (no re-activation): the engine restores and streams it.
+        let loads = self.params.loads.0.load(Ordering::Relaxed);
+        if loads != self.applied_loads {
+            self.applied_loads = loads;
+            self.engine.shared.restore_request.store(true, Ordering::Relaxed);
+        }
         self.drain_play_queue();
         let t = context.transport();
         let tempo = t.tempo.unwrap_or(120.0);

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 
+use nice_plug::params::persist::PersistentField;
 use nice_plug::prelude::*;
 use parking_lot::Mutex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -26,6 +27,21 @@ pub enum PlayMode {
     /// New bars forever, sampled ahead of the playhead.
     #[id = "endless"]
     Endless,
+}
+
+/// Counts the host's loads of a saved state into this instance: a persisted field whose `set`
+/// (called on every load, as every saved state holds it) counts instead of storing.
+#[derive(Default)]
+pub struct LoadCounter(pub Arc<AtomicU64>);
+
+impl PersistentField<'_, u64> for LoadCounter {
+    fn set(&self, _saved: u64) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn map<F: Fn(&u64) -> R, R>(&self, f: F) -> R {
+        f(&0)
+    }
 }
 
 /// The model file's bytes, saved as base64 text inside the (zstd-compressed) state.
@@ -110,6 +126,9 @@ pub struct SintraParams {
     /// The variation that plays (0-based).
     #[persist = "picked"]
     pub picked: Arc<AtomicU32>,
+    /// Loads of saved state so far.
+    #[persist = "loads"]
+    pub loads: LoadCounter,
     /// Song position (quarter notes, f64 bits) where the timeline starts; NaN bits: unknown.
     #[persist = "origin"]
     pub origin: Arc<AtomicU64>,
@@ -141,7 +160,24 @@ impl Default for SintraParams {
             generated: Arc::default(),
             variation_set: Arc::default(),
             picked: Arc::default(),
+            loads: LoadCounter::default(),
             origin: Arc::new(AtomicU64::new(f64::NAN.to_bits())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn every_state_load_is_counted() {
+        let params = SintraParams::default();
+        let state = params.serialize_fields();
+        assert!(state.contains_key("loads"));
+        params.deserialize_fields(&state);
+        params.deserialize_fields(&state);
+        assert_eq!(params.loads.0.load(Ordering::SeqCst), 2);
     }
 }
