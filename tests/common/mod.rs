@@ -65,8 +65,12 @@ pub fn raw_notes(bytes: &[u8]) -> Vec<RawTrack> {
 
 /// Builds the plugin bundles (debug, with nice-plug's `assert_process_allocs`, so an allocation
 /// in `process` aborts the host) and returns `target/bundled`.
+/// Test processes run side by side: a file lock keeps two from writing the bundles at once.
 pub fn bundle() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(root.join("target")).expect("target folder");
+    let lock = std::fs::File::create(root.join("target/bundle.lock")).expect("bundle lock file");
+    lock.lock().expect("locking the bundle lock file");
     let status = Command::new(env!("CARGO"))
         .args(["xtask", "bundle", "sintra", "--features", "assert_process_allocs"])
         .current_dir(&root)
