@@ -20,6 +20,7 @@ use sintra_core::model_file::SintraModel;
 use sintra_core::train::{default_threads, total_parameters, train, TrainOptions};
 
 use crate::capture::CaptureMsg;
+use crate::monitor::Monitor;
 use crate::params::ModelBytes;
 use crate::scheduler::PlayNote;
 
@@ -125,6 +126,9 @@ pub struct Settings {
 pub struct Shared {
     /// Latest status.
     pub status: Arc<Mutex<Status>>,
+    /// Every event so far, collected for display (loss curves, last training, last error):
+    /// kept here, not in the editor, so a closed window misses nothing.
+    pub monitor: Arc<Mutex<Monitor>>,
     /// The clip, as saved with the project.
     pub clip: Arc<Mutex<Option<Clip>>>,
     /// The model file's bytes, as saved with the project.
@@ -159,7 +163,7 @@ pub struct Engine {
     commands: Sender<Command>,
     /// Shared state.
     pub shared: Shared,
-    /// Progress, results and errors, for the editor.
+    /// Progress, results and errors as they happen (dropped when nobody listens).
     pub events: Receiver<EngineEvent>,
     /// The thread.
     thread: Option<JoinHandle<()>>,
@@ -296,6 +300,7 @@ impl Worker {
     }
 
     fn emit_event(&self, event: EngineEvent) {
+        self.shared.monitor.lock().apply(&event);
         let _ = self.events.try_send(event);
     }
 
@@ -405,7 +410,7 @@ impl Worker {
         };
         let bars = clip.bars();
         let opts = TrainOptions { preset: Preset::Default, threads: default_threads(), ..Default::default() };
-        let status = self.shared.status.clone();
+        let (status, monitor) = (self.shared.status.clone(), self.shared.monitor.clone());
         let events = self.events.clone();
         let start = Instant::now();
         let (device, name) = self.device();
@@ -415,7 +420,9 @@ impl Worker {
                 (p.stage + 1, p.stages, p.epoch, p.loss, p.elapsed.as_secs_f64());
             let max_epochs = p.max_epochs;
             *status.lock() = Status::Training { stage, stages, epoch, max_epochs, loss, seconds };
-            let _ = events.try_send(EngineEvent::Progress { stage, stages, epoch, loss, seconds });
+            let event = EngineEvent::Progress { stage, stages, epoch, loss, seconds };
+            monitor.lock().apply(&event);
+            let _ = events.try_send(event);
         });
         if self.loads() != loads {
             return; // The host loaded a saved state meanwhile: its model wins.
@@ -822,6 +829,10 @@ mod tests {
         let bytes = engine.shared.model.lock().as_ref().map(|m| m.0.len()).unwrap();
         let info = engine.shared.info.lock().clone();
         assert_eq!(info, Some(ModelInfo { parameters, bytes, device: "cpu" }));
+        // The display's record of it, kept whether or not a window listens.
+        let monitor = engine.shared.monitor.lock().clone();
+        assert_eq!((monitor.curves.len(), monitor.trained.map(|t| t.1)), (3, Some(parameters)));
+        assert!(monitor.curves.iter().all(|c| !c.is_empty() && c[0][0] == 1.0));
         assert!(engine.shared.variations.lock().is_empty());
         assert!(play.pop().is_err(), "nothing was sent to play");
 

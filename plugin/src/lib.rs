@@ -190,7 +190,6 @@ impl Plugin for SinTra {
     fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         let link = editor::Link {
             commands: self.engine.commands(),
-            events: self.engine.events.clone(),
             shared: self.engine.shared.clone(),
             capture_toggle: self.capture_toggle.clone(),
             capture_phase: self.capture.phase.clone(),

@@ -65,7 +65,8 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
         } else if ui.add_enabled(has_clip && idle, Button::new("Train")).clicked() {
             let _ = app.link.commands.send(Command::Train { generate: true });
         }
-        let text = match app.monitor.trained {
+        let trained = app.link.shared.monitor.lock().trained;
+        let text = match trained {
             Some((s, _)) => {
                 format!("Last training took {}; new bars follow at once.", crate::monitor::duration(s))
             }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use egui::{CentralPanel, Color32, Panel, RichText};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
@@ -21,8 +21,8 @@ use nice_plug::editor::ResizeHint;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
 
 use crate::capture::{ARMED, RECORDING};
-use crate::engine::{Command, EngineEvent, Shared, Status};
-use crate::monitor::{model_line, CaptureView, Monitor, Tone};
+use crate::engine::{Command, Shared, Status};
+use crate::monitor::{model_line, CaptureView, Tone};
 use crate::params::SintraParams;
 use crate::roll::View;
 
@@ -36,8 +36,6 @@ const MIN_SIZE: (f32, f32) = (820.0, 520.0);
 pub struct Link {
     /// Commands to the engine thread.
     pub commands: Sender<Command>,
-    /// Progress, results and errors from the engine thread.
-    pub events: Receiver<EngineEvent>,
     /// State shared with the engine.
     pub shared: Shared,
     /// Raised by the editor, taken by the audio thread: arm, disarm or end the capture.
@@ -70,8 +68,6 @@ pub struct App {
     link: Link,
     /// The host's context, from `build`.
     gui: Option<GuiContext>,
-    /// Loss curves and the last error, from the engine's events.
-    monitor: Monitor,
     /// The roll's visible part; `None` until there is something to fit.
     view: Option<View>,
     /// What the view was last fitted to (bars of clip and of generated notes).
@@ -92,7 +88,6 @@ impl App {
             params,
             link,
             gui: None,
-            monitor: Monitor::default(),
             view: None,
             fitted: (0, 0),
             follow: true,
@@ -114,11 +109,8 @@ impl App {
         }
     }
 
-    /// Takes in what arrived since the last frame.
+    /// Takes in what the background file jobs found.
     fn poll(&mut self) {
-        while let Ok(e) = self.link.events.try_recv() {
-            self.monitor.apply(&e);
-        }
         if let Some(result) = self.files.poll() {
             self.file_result(result);
         }
@@ -132,7 +124,8 @@ impl App {
         let status = self.link.shared.status.lock().clone();
         let variations = self.link.shared.variations.lock().len();
         let picked = self.link.shared.picked.load(Ordering::Relaxed) as usize;
-        let head = self.monitor.headline(&status, self.capture_view(), variations, picked);
+        let monitor = self.link.shared.monitor.lock().clone();
+        let head = monitor.headline(&status, self.capture_view(), variations, picked);
         let colour = match head.tone {
             Tone::Idle => Color32::from_rgb(150, 160, 175),
             Tone::Busy => Color32::from_rgb(240, 180, 60),
@@ -155,7 +148,7 @@ impl App {
             ui.add(egui::ProgressBar::new(p).desired_height(4.0).fill(colour));
         }
         let red = Color32::from_rgb(235, 90, 80);
-        if let Some(e) = self.monitor.error.as_ref().filter(|_| !matches!(status, Status::Error(_))) {
+        if let Some(e) = monitor.error.as_ref().filter(|_| !matches!(status, Status::Error(_))) {
             ui.label(RichText::new(format!("Last problem: {e}")).color(red));
         }
         if let Some((text, failed)) = &self.message {

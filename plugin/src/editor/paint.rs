@@ -58,7 +58,7 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
         ui.label(RichText::new("wheel or drag: scroll · Ctrl + wheel: zoom").weak());
     });
     let avail = ui.available_size();
-    let curves = !app.monitor.curves.is_empty();
+    let curves = !app.link.shared.monitor.lock().curves.is_empty();
     let loss_height = if curves { (avail.y * 0.3).clamp(110.0, 220.0) } else { 0.0 };
     roll(app, ui, vec2(avail.x, (avail.y - loss_height - 8.0).max(80.0)));
     if curves {
@@ -215,7 +215,7 @@ fn loss(app: &App, ui: &mut Ui, size: egui::Vec2) {
     let (response, painter) = ui.allocate_painter(size, Sense::hover());
     let rect = response.rect;
     painter.rect_filled(rect, 4.0, Color32::from_gray(22));
-    let curves = &app.monitor.curves;
+    let curves = app.link.shared.monitor.lock().curves.clone();
     let points = curves.iter().flatten();
     let epochs = points.clone().map(|p| p[0]).fold(1.0, f64::max);
     let (lo, hi) = points.fold((f64::MAX, f64::MIN), |(lo, hi), p| {
