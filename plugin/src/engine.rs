@@ -419,6 +419,9 @@ impl Worker {
             let (stage, stages, epoch, loss, seconds) =
                 (p.stage + 1, p.stages, p.epoch, p.loss, p.elapsed.as_secs_f64());
             let max_epochs = p.max_epochs;
+            if epoch == 1 {
+                nice_plug::nice_log!("SinTra: training stage {stage} of {stages}");
+            }
             *status.lock() = Status::Training { stage, stages, epoch, max_epochs, loss, seconds };
             let event = EngineEvent::Progress { stage, stages, epoch, loss, seconds };
             monitor.lock().apply(&event);

@@ -2,7 +2,7 @@
 //! `target/bundled/sintra.clap` and `target/bundled/sintra.vst3`.
 //!
 //! `cargo xtask screenshots`: builds the standalone editor, runs it under Xvfb in its main
-//! states (empty, trained with the bundled clip, generated bars) and saves PNGs of its window
+//! states (empty, training, trained with the bundled clip, generated bars) and saves PNGs of its window
 //! into `target/screenshots/`. Needs `Xvfb` (Debian: `xvfb`) and, to build the standalone's
 //! ALSA backend, `libasound2-dev`.
 

@@ -16,17 +16,36 @@ const CLIP: &str = "assets/bwv227-1_4track_ts44.mid";
 /// Longest wait for a state (training in a release build takes seconds).
 const PATIENCE: Duration = Duration::from_secs(300);
 
-/// One screenshot: its name, the standalone's options, and the log line that says it is there.
+/// One screenshot: its name, the standalone's options, the log line that says it is there,
+/// and how long to let the window paint after it.
 struct Shot {
     name: &'static str,
     args: &'static [&'static str],
     ready: Option<&'static str>,
+    settle: Duration,
 }
 
-const SHOTS: [Shot; 3] = [
-    Shot { name: "empty", args: &[], ready: None },
-    Shot { name: "trained", args: &["--open", CLIP, "--no-generate"], ready: Some("SinTra: trained in") },
-    Shot { name: "generated", args: &["--open", CLIP], ready: Some("SinTra: generated") },
+const SHOTS: [Shot; 4] = [
+    Shot { name: "empty", args: &[], ready: None, settle: Duration::from_secs(3) },
+    // Mid-training: a second into the second stage, the first stage's curve complete.
+    Shot {
+        name: "training",
+        args: &["--open", CLIP, "--no-generate"],
+        ready: Some("SinTra: training stage 2 of 3"),
+        settle: Duration::from_secs(1),
+    },
+    Shot {
+        name: "trained",
+        args: &["--open", CLIP, "--no-generate"],
+        ready: Some("SinTra: trained in"),
+        settle: Duration::from_secs(3),
+    },
+    Shot {
+        name: "generated",
+        args: &["--open", CLIP],
+        ready: Some("SinTra: generated"),
+        settle: Duration::from_secs(3),
+    },
 ];
 
 /// Kills a child process when dropped, so no Xvfb or editor outlives an error.
@@ -114,7 +133,7 @@ fn take(root: &Path, exe: &Path, shot: &Shot, path: &Path) -> Result<(), String>
         }
     }
     // Time to map the window and paint the state.
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(shot.settle);
     capture(path)
 }
 
