@@ -92,9 +92,7 @@ impl Default for SinTra {
         };
         let engine = Engine::start(shared, capture_rx, play_tx, settings, generate_request.clone());
         if let Some(s) = startup::take() {
-            // A loaded clip sits at the song's start: the new bars follow it.
-            let origin = s.clip.bars() as f64 * engine::bar_quarters(&s.clip);
-            params.origin.store(origin.to_bits(), Ordering::Relaxed);
+            params.place_after(&s.clip);
             engine.send(Command::LoadClip { clip: s.clip, train: false });
             if s.train {
                 engine.send(Command::Train { generate: s.generate });

@@ -134,6 +134,15 @@ pub struct SintraParams {
     pub origin: Arc<AtomicU64>,
 }
 
+impl SintraParams {
+    /// Places the timeline right after `clip` taken to start at the song's first bar (a loaded
+    /// file): the new bars follow it.
+    pub fn place_after(&self, clip: &Clip) {
+        let end = clip.bars() as f64 * crate::engine::bar_quarters(clip);
+        self.origin.store(end.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl Default for SintraParams {
     fn default() -> Self {
         let p = |name: &str, v: f32| {

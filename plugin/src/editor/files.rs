@@ -124,9 +124,7 @@ impl App {
     pub(super) fn file_result(&mut self, result: FileResult) {
         match result {
             FileResult::Loaded(Ok(clip)) => {
-                // A loaded clip sits at the song's start: the new bars follow it.
-                let origin = clip.bars() as f64 * crate::engine::bar_quarters(&clip);
-                self.params.origin.store(origin.to_bits(), Ordering::Relaxed);
+                self.params.place_after(&clip);
                 self.say(format!("Loaded “{}”", clip.meta.title), false);
                 self.view = None;
                 let train = self.params.auto_train.value();

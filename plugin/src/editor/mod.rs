@@ -124,8 +124,10 @@ impl App {
         let status = self.link.shared.status.lock().clone();
         let variations = self.link.shared.variations.lock().len();
         let picked = self.link.shared.picked.load(Ordering::Relaxed) as usize;
-        let monitor = self.link.shared.monitor.lock().clone();
-        let head = monitor.headline(&status, self.capture_view(), variations, picked);
+        let (head, last_error) = {
+            let monitor = self.link.shared.monitor.lock();
+            (monitor.headline(&status, self.capture_view(), variations, picked), monitor.error.clone())
+        };
         let colour = match head.tone {
             Tone::Idle => Color32::from_rgb(150, 160, 175),
             Tone::Busy => Color32::from_rgb(240, 180, 60),
@@ -148,7 +150,7 @@ impl App {
             ui.add(egui::ProgressBar::new(p).desired_height(4.0).fill(colour));
         }
         let red = Color32::from_rgb(235, 90, 80);
-        if let Some(e) = monitor.error.as_ref().filter(|_| !matches!(status, Status::Error(_))) {
+        if let Some(e) = last_error.as_ref().filter(|_| !matches!(status, Status::Error(_))) {
             ui.label(RichText::new(format!("Last problem: {e}")).color(red));
         }
         if let Some((text, failed)) = &self.message {
