@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use sintra_core::clip::{Clip, Note};
 use sintra_core::midi_out::write_clip;
 
-use crate::engine::Variation;
+use crate::project::Variation;
 
 /// The variation as a clip: the clip's tracks and meta, its notes after the clip's last bar
 /// when `include_clip`, else from bar 1.

@@ -11,29 +11,35 @@ pub mod engine;
 pub mod export;
 pub mod monitor;
 pub mod params;
+pub mod project;
 pub mod roll;
 pub mod scheduler;
 pub mod startup;
+mod thru;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nice_plug::midi::{Channel, Key, VoiceID};
+use nice_plug::plugin::ParamValue;
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
+use parking_lot::Mutex;
 use sintra_core::generate::{GenerateOptions, Primer};
 
-use capture::{Capture, State};
+use capture::{Capture, Position};
 use engine::{Command, Engine, PlayMsg, Settings, Shared};
+use monitor::Monitor;
 use params::{PlayMode, SintraParams};
 use scheduler::{Block, Event, Mode, PlayNote, Scheduler};
+use thru::Thru;
 
 /// Notes the audio thread's timeline can hold (allocated once).
 const TIMELINE_CAPACITY: usize = 1 << 16;
 /// Capture queue size, in note events.
 const CAPTURE_QUEUE: usize = 1 << 14;
-/// Events one block can send (thru and generated).
-const OUT_CAPACITY: usize = 2048;
+/// Messages from the engine taken per block, so a large restore never makes one block slow.
+const PLAY_MSGS_PER_BLOCK: usize = 2048;
 
 /// The plugin instance.
 pub struct SinTra {
@@ -51,20 +57,28 @@ pub struct SinTra {
     length: f64,
     /// Sample-accurate note placement; its buffers are allocated in `default`.
     scheduler: Scheduler,
-    /// This block's outgoing events; capacity reserved in `default`.
-    out: Vec<NoteEvent<()>>,
+    /// Incoming MIDI passed on, and the keys it holds; allocated in `default`.
+    thru: Thru,
+    /// This block's generated events; capacity reserved in `default`.
+    generated: Vec<NoteEvent<()>>,
     /// Host sample rate, from `activate`.
     sample_rate: f32,
     /// Last seen value of the arm parameter (for its rising edge).
     arm_was: bool,
     /// Last seen value of the generate parameter.
     generate_was: bool,
-    /// Raised by the audio thread, read by the engine: sample new bars.
-    generate_request: Arc<AtomicBool>,
     /// Raised by the editor, taken here: arm, disarm or end the capture.
     capture_toggle: Arc<AtomicBool>,
-    /// State loads already applied to the timeline (see `SintraParams::loads`).
+    /// Raised here while the host gives no song position (nothing can be recorded or played).
+    no_position: Arc<AtomicBool>,
+    /// State loads seen (see `ProjectStore::loads`).
     applied_loads: u64,
+    /// The state load whose notes the timeline holds (filled in `activate`).
+    filled_loads: u64,
+    /// Whether the notes coming from the engine belong to the current timeline.
+    accept: bool,
+    /// The engine's events collected for display; the engine's listener writes it.
+    monitor: Arc<Mutex<Monitor>>,
     /// The editor window's size, kept while the plugin lives.
     editor_state: Arc<EguiEditorState>,
 }
@@ -76,26 +90,25 @@ impl Default for SinTra {
         let capture = Capture::new(capture_tx);
         let (play_tx, play_rx) = rtrb::RingBuffer::new(TIMELINE_CAPACITY);
         let shared = Shared {
-            clip: params.clip.clone(),
-            model: params.model.clone(),
-            generated: params.generated.clone(),
-            variations: params.variation_set.clone(),
-            picked: params.picked.clone(),
+            project: params.project.clone(),
             capture_overflow: capture.overflow.clone(),
-            loads: params.loads.0.clone(),
             ..Shared::default()
         };
-        let generate_request = Arc::new(AtomicBool::new(false));
         let settings = {
             let params = params.clone();
             Arc::new(move || settings(&params)) as Arc<dyn Fn() -> Settings + Send + Sync>
         };
-        let engine = Engine::start(shared, capture_rx, play_tx, settings, generate_request.clone());
+        let monitor = Arc::new(Mutex::new(Monitor::default()));
+        let listener = {
+            let monitor = monitor.clone();
+            Arc::new(move |e: &engine::EngineEvent| monitor.lock().apply(e)) as engine::Listener
+        };
+        let engine = Engine::start(shared, capture_rx, play_tx, settings, listener);
         if let Some(s) = startup::take() {
             params.place_after(&s.clip);
-            engine.send(Command::LoadClip { clip: s.clip, train: false });
+            let _ = engine.send(Command::LoadClip { clip: s.clip, train: false });
             if s.train {
-                engine.send(Command::Train { generate: s.generate });
+                let _ = engine.send(Command::Train { generate: s.generate });
             }
         }
         Self {
@@ -106,13 +119,17 @@ impl Default for SinTra {
             timeline: Vec::with_capacity(TIMELINE_CAPACITY),
             length: 0.0,
             scheduler: Scheduler::new(),
-            out: Vec::with_capacity(OUT_CAPACITY),
+            thru: Thru::new(),
+            generated: Vec::with_capacity(scheduler::EVENTS),
             sample_rate: 48_000.0,
             arm_was: false,
             generate_was: false,
-            generate_request,
             capture_toggle: Arc::default(),
+            no_position: Arc::default(),
             applied_loads: 0,
+            filled_loads: 0,
+            accept: false,
+            monitor,
             editor_state: editor::default_state(),
         }
     }
@@ -135,26 +152,71 @@ fn settings(p: &SintraParams) -> Settings {
 }
 
 impl SinTra {
-    /// Takes the engine's messages into the timeline: no allocation (capacity is reserved).
+    /// Takes the engine's messages into the timeline: no allocation (capacity is reserved),
+    /// a bounded number per block.
     fn drain_play_queue(&mut self) {
-        while let Ok(msg) = self.play.pop() {
+        for _ in 0..PLAY_MSGS_PER_BLOCK {
+            let Ok(msg) = self.play.pop() else { return };
             match msg {
-                PlayMsg::Clear => {
-                    self.timeline.clear();
-                    self.length = 0.0;
+                PlayMsg::Clear { loads } => {
+                    self.accept = loads == self.applied_loads;
+                    if self.accept {
+                        self.clear_timeline();
+                    }
                 }
-                PlayMsg::Note(n) if self.timeline.len() < self.timeline.capacity() => {
+                PlayMsg::Restore { loads } => {
+                    // Skipped when `activate` already filled the timeline from this load.
+                    self.accept = loads == self.applied_loads && loads != self.filled_loads;
+                    if self.accept {
+                        self.clear_timeline();
+                        self.filled_loads = loads;
+                    }
+                }
+                PlayMsg::Append { loads } => self.accept = loads == self.applied_loads,
+                PlayMsg::Note(n) if self.accept && self.timeline.len() < self.timeline.capacity() => {
+                    // Notes come sorted, so this appends or moves a short tail.
                     let at = self.timeline.partition_point(|m| m.start <= n.start);
                     self.timeline.insert(at, n);
                 }
-                PlayMsg::Note(_) => {}
-                PlayMsg::Length(l) => self.length = l,
+                PlayMsg::Length(l) if self.accept => self.length = l,
+                PlayMsg::Trim(before) if self.accept => {
+                    let k = self.timeline.partition_point(|n| n.start < before);
+                    self.timeline.drain(..k);
+                }
+                PlayMsg::Note(_) | PlayMsg::Length(_) | PlayMsg::Trim(_) => {}
             }
         }
     }
 
-    fn origin(&self) -> f64 {
-        f64::from_bits(self.params.origin.load(Ordering::Relaxed))
+    /// Forgets the timeline; what sounds from it ends at the next block.
+    fn clear_timeline(&mut self) {
+        self.timeline.clear();
+        self.length = 0.0;
+        self.scheduler.silence();
+    }
+
+    /// A state was loaded: the switches' restored values are not presses.
+    fn sync_switches(&mut self) {
+        self.arm_was = self.params.arm.value();
+        self.generate_was = self.params.generate.value();
+    }
+
+    /// The arm and generate parameters act on their rising edges; the editor's capture button
+    /// on its flag.
+    fn switches(&mut self) {
+        let arm = self.params.arm.value();
+        if arm && !self.arm_was {
+            self.capture.arm();
+        }
+        self.arm_was = arm;
+        if self.capture_toggle.swap(false, Ordering::Relaxed) {
+            self.capture.toggle();
+        }
+        let generate = self.params.generate.value();
+        if generate && !self.generate_was && self.engine.shared.begin_job() {
+            self.engine.shared.generate_request.store(true, Ordering::SeqCst);
+        }
+        self.generate_was = generate;
     }
 }
 
@@ -173,8 +235,10 @@ impl Plugin for SinTra {
         },
         AudioIOLayout::const_default(),
     ];
-    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
-    const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
+    // A note effect sits before an instrument: pedal, mod wheel, pitch bend and pressure must
+    // reach it, so CCs come in and go out.
+    const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
+    const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
 
     type Editor = EguiEditor<editor::App>;
@@ -185,14 +249,25 @@ impl Plugin for SinTra {
         self.params.clone()
     }
 
+    /// Arm and Generate are momentary: a project reopens as saved, never re-armed to record
+    /// over its clip or regenerating over its variations, whatever the switches' saved values.
+    fn filter_state(state: &mut PluginState) {
+        for id in ["arm", "gen"] {
+            if let Some(v) = state.params.get_mut(id) {
+                *v = ParamValue::Bool(false);
+            }
+        }
+    }
+
     fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         let link = editor::Link {
-            commands: self.engine.commands(),
-            shared: self.engine.shared.clone(),
+            engine: self.engine.handle(),
+            monitor: self.monitor.clone(),
             capture_toggle: self.capture_toggle.clone(),
             capture_phase: self.capture.phase.clone(),
             capture_notes: self.capture.notes.clone(),
             capture_bars: self.capture.bars.clone(),
+            no_position: self.no_position.clone(),
         };
         editor::create(self.params.clone(), link, self.editor_state.clone())
     }
@@ -204,21 +279,21 @@ impl Plugin for SinTra {
         _ctx: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.sample_rate = config.sample_rate;
-        // A saved state was loaded (a project opened): play its notes and hand the model to the
-        // engine, without retraining. Only then: a plain re-activation keeps what is there, a
-        // model trained meanwhile included. Off the audio thread, so locks are fine here.
-        let loads = self.params.loads.0.load(Ordering::SeqCst);
-        if loads != self.applied_loads {
-            self.applied_loads = loads;
-            self.timeline.clear();
-            let generated = self.params.generated.lock();
-            self.timeline.extend(generated.iter().take(TIMELINE_CAPACITY).copied());
-            self.timeline.sort_by(|a, b| a.start.total_cmp(&b.start));
-            let picked = self.params.picked.load(Ordering::Relaxed) as usize;
-            let length = self.params.variation_set.lock().get(picked).map(|v| v.length);
-            self.length = length.unwrap_or_else(|| self.timeline.iter().map(|n| n.end).fold(0.0, f64::max));
-            drop(generated);
-            self.engine.send(Command::Restore { stream: false });
+        // A saved state was loaded (a project opened): its notes go on the timeline now, so an
+        // offline render that starts at once plays them; the engine rebuilds its model. A plain
+        // re-activation keeps what is there. Off the audio thread, so locks are fine here.
+        let loads = self.params.project.loads();
+        if loads != self.filled_loads {
+            (self.applied_loads, self.filled_loads, self.accept) = (loads, loads, false);
+            self.clear_timeline();
+            let project = self.params.project.lock();
+            if let Some(v) = project.playing() {
+                self.timeline.extend(v.notes.iter().take(TIMELINE_CAPACITY).copied());
+                self.timeline.sort_by(|a, b| a.start.total_cmp(&b.start));
+                self.length = v.length;
+            }
+            drop(project);
+            self.sync_switches();
         }
         true
     }
@@ -233,53 +308,57 @@ impl Plugin for SinTra {
         _aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        // State loaded while running (no re-activation): the engine restores and streams it.
-        let loads = self.params.loads.0.load(Ordering::Relaxed);
+        // A state loaded while running (no re-activation): forget the old timeline at once; the
+        // engine restores the whole new project and streams its notes.
+        let loads = self.params.project.loads();
         if loads != self.applied_loads {
-            self.applied_loads = loads;
-            self.engine.shared.restore_request.store(true, Ordering::Relaxed);
+            (self.applied_loads, self.accept) = (loads, false);
+            self.clear_timeline();
+            self.sync_switches();
         }
         self.drain_play_queue();
+        self.switches();
+
         let t = context.transport();
         let tempo = t.tempo.unwrap_or(120.0);
         let num = t.time_sig_numerator.unwrap_or(4).clamp(1, 64) as u8;
         let den = t.time_sig_denominator.unwrap_or(4).clamp(1, 64) as u8;
         let beats_per_bar = num as f64 * 4.0 / den as f64;
-        let beat = t.pos_beats().unwrap_or(0.0);
-        let bar_start = t.bar_start_pos_beats().unwrap_or((beat / beats_per_bar).floor() * beats_per_bar);
-        let playing = t.playing;
-        self.engine.shared.playing.store(playing, Ordering::Relaxed);
         let bps = tempo / 60.0 / self.sample_rate as f64;
         let samples = buffer.samples() as u32;
+        // Without a song position nothing can be placed in time: record and play nothing.
+        let position = t.pos_beats().map(|beat| Position {
+            beat,
+            beats_per_sample: bps,
+            samples,
+            bar_start: t.bar_start_pos_beats().unwrap_or((beat / beats_per_bar).floor() * beats_per_bar),
+            beats_per_bar,
+            tempo,
+            num,
+            den,
+            preroll: t.preroll_active == Some(true),
+        });
+        self.no_position.store(position.is_none(), Ordering::Relaxed);
+        let playing = t.playing && position.is_some();
+        let beat = position.map_or(0.0, |p| p.beat);
+        self.engine.shared.playing.store(playing, Ordering::Relaxed);
 
-        // Parameter buttons: act on rising edges.
-        let arm = self.params.arm.value();
-        if arm && !self.arm_was {
-            self.capture.arm();
-        }
-        self.arm_was = arm;
-        if self.capture_toggle.swap(false, Ordering::Relaxed) {
-            self.capture.toggle();
-        }
-        let generate = self.params.generate.value();
-        if generate && !self.generate_was {
-            self.generate_request.store(true, Ordering::Relaxed);
-        }
-        self.generate_was = generate;
-
-        let was_recording = matches!(self.capture.state, State::Recording { .. });
+        let was_recording = matches!(self.capture.state, capture::State::Recording { .. });
         let bars = self.params.capture_bars.value().max(1) as u32;
-        self.capture.transport(playing, beat, bar_start, beats_per_bar, bars, tempo, num, den);
-        if was_recording && self.capture.state == State::Idle {
-            // The timeline starts at the bar line after the captured region.
-            let end = self.capture.last_end.unwrap_or(beat);
-            let origin = (end / beats_per_bar).ceil() * beats_per_bar;
-            self.params.origin.store(origin.to_bits(), Ordering::Relaxed);
+        self.capture.transport(playing, position.as_ref(), bars);
+        if was_recording && self.capture.state == capture::State::Idle {
+            // The timeline starts at the bar line after the captured region, counted in bars
+            // from the capture's own first bar line (a pickup or an earlier meter may differ).
+            if let Some((start, end)) = self.capture.last_capture {
+                let bars = ((end - start) / beats_per_bar - 1e-9).ceil().max(1.0);
+                self.params.project.set_origin(start + bars * beats_per_bar);
+            }
         }
 
-        // Incoming notes: capture them and (option) pass them through.
+        // Incoming MIDI: capture notes, pass everything through when thru is on, and always
+        // pass the note-off of a note that was passed on.
         let thru = self.params.thru.value();
-        self.out.clear();
+        self.thru.begin();
         while let Some(event) = context.next_event() {
             if let NoteEvent::NoteOn { timing, channel, key, velocity, .. }
             | NoteEvent::NoteOff { timing, channel, key, velocity, .. } = event
@@ -290,14 +369,13 @@ impl Plugin for SinTra {
                     self.capture.note(beat + timing as f64 * bps, ch, k, vel);
                 }
             }
-            if thru && self.out.len() < OUT_CAPACITY {
-                self.out.push(event);
-            }
+            self.thru.take(event, thru);
         }
 
         // Generated notes for this block.
         let start_bar = self.params.start_bar.value();
-        let origin = if start_bar > 0 { (start_bar - 1) as f64 * beats_per_bar } else { self.origin() };
+        let origin =
+            if start_bar > 0 { (start_bar - 1) as f64 * beats_per_bar } else { self.params.project.origin() };
         let mode = match self.params.mode.value() {
             PlayMode::Off => Mode::Off,
             PlayMode::Once => Mode::Once,
@@ -306,35 +384,50 @@ impl Plugin for SinTra {
         };
         let mode = if origin.is_nan() { Mode::Off } else { mode };
         let block = Block { playing, beat, beats_per_sample: bps, samples };
-        let out = &mut self.out;
+        let generated = &mut self.generated;
+        generated.clear();
         self.scheduler.process(&self.timeline, origin, self.length, mode, &block, &mut |e| {
-            if out.len() < OUT_CAPACITY {
-                out.push(match e {
-                    Event::On { timing, channel, key, velocity } => NoteEvent::NoteOn {
-                        timing,
-                        voice_id: VoiceID::Wildcard,
-                        channel: Channel::Number(channel),
-                        key: Key::Number(key),
-                        velocity: velocity as f32 / 127.0,
-                    },
-                    Event::Off { timing, channel, key } => NoteEvent::NoteOff {
-                        timing,
-                        voice_id: VoiceID::Wildcard,
-                        channel: Channel::Number(channel),
-                        key: Key::Number(key),
-                        velocity: 0.0,
-                    },
-                });
-            }
+            generated.push(match e {
+                Event::On { timing, channel, key, velocity } => NoteEvent::NoteOn {
+                    timing,
+                    voice_id: VoiceID::Wildcard,
+                    channel: Channel::Number(channel),
+                    key: Key::Number(key),
+                    velocity: velocity as f32 / 127.0,
+                },
+                Event::Off { timing, channel, key } => NoteEvent::NoteOff {
+                    timing,
+                    voice_id: VoiceID::Wildcard,
+                    channel: Channel::Number(channel),
+                    key: Key::Number(key),
+                    velocity: 0.0,
+                },
+            });
         });
-        if !origin.is_nan() {
+        if !origin.is_nan() && position.is_some() {
             self.engine.shared.playhead.store((beat - origin).to_bits(), Ordering::Relaxed);
         }
 
-        // Thru and generated events merged in time order (offs first at equal times).
-        self.out.sort_unstable_by_key(|e| (e.timing(), matches!(e, NoteEvent::NoteOn { .. })));
-        for e in self.out.drain(..) {
-            let _ = context.try_send_event(e);
+        // Thru and generated events merged in time order: at one time, generated note-offs,
+        // then what came in (in its own order), then generated note-ons.
+        let (thru, generated) = (self.thru.events(), &self.generated);
+        let (mut i, mut j) = (0, 0);
+        while i < thru.len() || j < generated.len() {
+            let take_generated = match (thru.get(i), generated.get(j)) {
+                (Some(a), Some(b)) => {
+                    b.timing() < a.timing()
+                        || (b.timing() == a.timing() && matches!(b, NoteEvent::NoteOff { .. }))
+                }
+                (None, _) => true,
+                (_, None) => false,
+            };
+            let e = if take_generated { &generated[j] } else { &thru[i] };
+            let _ = context.try_send_event(*e);
+            if take_generated {
+                j += 1;
+            } else {
+                i += 1;
+            }
         }
         ProcessStatus::KeepAlive
     }

@@ -146,6 +146,9 @@ impl Monitor {
                 Tone::Idle,
                 None,
             ),
+            &Status::Training { epoch: 0, .. } => {
+                h("Training", "starting…".into(), Tone::Busy, Some(0.0))
+            }
             &Status::Training { stage, stages, epoch, max_epochs, loss, seconds } => {
                 let name = STAGE_NAMES.get((stage + 3).saturating_sub(stages.min(3) + 1)).unwrap_or(&"");
                 let mut detail = format!(
@@ -168,6 +171,7 @@ impl Monitor {
                 None,
             ),
             Status::Ready => h("Ready", "Trained. Press Generate for new bars.".into(), Tone::Good, None),
+            &Status::Generating { of: 0, .. } => h("Generating", "starting…".into(), Tone::Busy, Some(0.0)),
             &Status::Generating { variation, variations, done, of } => h(
                 "Generating",
                 format!("variation {variation} of {variations} · bar {done} of {of}"),

@@ -1,16 +1,9 @@
 //! Host-visible parameters and the state saved with the host's project.
 
-use std::sync::atomic::{AtomicU32, AtomicU64};
-use std::sync::Arc;
-
-use nice_plug::params::persist::PersistentField;
 use nice_plug::prelude::*;
-use parking_lot::Mutex;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sintra_core::clip::Clip;
 
-use crate::engine::Variation;
-use crate::scheduler::PlayNote;
+use crate::project::{bar_quarters, ProjectStore};
 
 /// How the generated bars play.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,46 +22,10 @@ pub enum PlayMode {
     Endless,
 }
 
-/// Counts the host's loads of a saved state into this instance: a persisted field whose `set`
-/// (called on every load, as every saved state holds it) counts instead of storing.
-#[derive(Default)]
-pub struct LoadCounter(pub Arc<AtomicU64>);
-
-impl PersistentField<'_, u64> for LoadCounter {
-    fn set(&self, _saved: u64) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn map<F: Fn(&u64) -> R, R>(&self, f: F) -> R {
-        f(&0)
-    }
-}
-
-/// The model file's bytes, saved as base64 text inside the (zstd-compressed) state.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ModelBytes(pub Vec<u8>);
-
-impl Serialize for ModelBytes {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use base64::Engine as _;
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for ModelBytes {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use base64::Engine as _;
-        let text = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map(ModelBytes)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 #[derive(Params)]
 pub struct SintraParams {
-    /// Rising edge: record the next time the transport plays.
+    /// Rising edge: record the next time the transport plays. Never restored as on (see
+    /// `SinTra::filter_state`).
     #[id = "arm"]
     pub arm: BoolParam,
     /// Bars to record at most.
@@ -77,7 +34,7 @@ pub struct SintraParams {
     /// Train as soon as a capture ends.
     #[id = "autotr"]
     pub auto_train: BoolParam,
-    /// Rising edge: sample a fresh set of bars.
+    /// Rising edge: sample a fresh set of bars. Never restored as on.
     #[id = "gen"]
     pub generate: BoolParam,
     /// Bars per generation.
@@ -111,35 +68,17 @@ pub struct SintraParams {
     #[id = "thru"]
     pub thru: BoolParam,
 
-    /// The captured or loaded clip.
-    #[persist = "clip"]
-    pub clip: Arc<Mutex<Option<Clip>>>,
-    /// The trained model.
-    #[persist = "model"]
-    pub model: Arc<Mutex<Option<ModelBytes>>>,
-    /// The generated notes that play, on the timeline.
-    #[persist = "generated"]
-    pub generated: Arc<Mutex<Vec<PlayNote>>>,
-    /// Every variation of the last generation.
-    #[persist = "variations"]
-    pub variation_set: Arc<Mutex<Vec<Variation>>>,
-    /// The variation that plays (0-based).
-    #[persist = "picked"]
-    pub picked: Arc<AtomicU32>,
-    /// Loads of saved state so far.
-    #[persist = "loads"]
-    pub loads: LoadCounter,
-    /// Song position (quarter notes, f64 bits) where the timeline starts; NaN bits: unknown.
-    #[persist = "origin"]
-    pub origin: Arc<AtomicU64>,
+    /// Everything saved with the host's project besides the parameters, in one field so a
+    /// load replaces it whole.
+    #[persist = "project"]
+    pub project: ProjectStore,
 }
 
 impl SintraParams {
     /// Places the timeline right after `clip` taken to start at the song's first bar (a loaded
     /// file): the new bars follow it.
     pub fn place_after(&self, clip: &Clip) {
-        let end = clip.bars() as f64 * crate::engine::bar_quarters(clip);
-        self.origin.store(end.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        self.project.set_origin(clip.bars() as f64 * bar_quarters(clip));
     }
 }
 
@@ -164,13 +103,7 @@ impl Default for SintraParams {
             mode: EnumParam::new("Play mode", PlayMode::Once),
             start_bar: IntParam::new("Start bar", 0, IntRange::Linear { min: 0, max: 999 }),
             thru: BoolParam::new("MIDI thru", true),
-            clip: Arc::default(),
-            model: Arc::default(),
-            generated: Arc::default(),
-            variation_set: Arc::default(),
-            picked: Arc::default(),
-            loads: LoadCounter::default(),
-            origin: Arc::new(AtomicU64::new(f64::NAN.to_bits())),
+            project: ProjectStore::new(),
         }
     }
 }
@@ -178,15 +111,14 @@ impl Default for SintraParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::Ordering;
 
     #[test]
-    fn every_state_load_is_counted() {
+    fn the_project_is_one_field() {
         let params = SintraParams::default();
         let state = params.serialize_fields();
-        assert!(state.contains_key("loads"));
+        assert_eq!(state.keys().collect::<Vec<_>>(), ["project"]);
         params.deserialize_fields(&state);
         params.deserialize_fields(&state);
-        assert_eq!(params.loads.0.load(Ordering::SeqCst), 2);
+        assert_eq!(params.project.loads(), 2);
     }
 }

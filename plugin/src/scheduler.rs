@@ -60,8 +60,12 @@ impl Event {
     }
 }
 
-/// Most events one block can carry; more are dropped (and counted).
-pub const MAX_EVENTS: usize = 1024;
+/// Most note-ons one block can start; more are skipped (and counted). Note-offs are never
+/// dropped: the buffer has room for every sounding note's and every started note's off.
+pub const MAX_ONS: usize = 1024;
+/// Room for a block's events: the ons, plus an off for each of them and for every key that
+/// could be sounding (16 channels x 128 keys).
+pub const EVENTS: usize = 2 * MAX_ONS + 16 * 128;
 
 /// The scheduler's memory between blocks: sounding notes and where the last block ended.
 pub struct Scheduler {
@@ -69,9 +73,15 @@ pub struct Scheduler {
     sounding: [[f64; 128]; 16],
     /// Song position just after the previous block, if it was playing.
     expected: Option<f64>,
+    /// Origin and mode of the previous block: a change ends every sounding note.
+    placed: Option<(u64, Mode)>,
+    /// End every sounding note at the next block (a reset, a new timeline).
+    pending_off: bool,
+    /// Note-ons started in this block.
+    ons: usize,
     /// This block's events before sorting. Allocated once, in `new`.
     events: Vec<Event>,
-    /// Events dropped because a block had more than `MAX_EVENTS`.
+    /// Note-ons skipped because a block had more than `MAX_ONS`.
     pub dropped: u32,
 }
 
@@ -87,16 +97,24 @@ impl Scheduler {
         Self {
             sounding: [[f64::NAN; 128]; 16],
             expected: None,
-            events: Vec::with_capacity(MAX_EVENTS),
+            placed: None,
+            pending_off: false,
+            ons: 0,
+            events: Vec::with_capacity(EVENTS),
             dropped: 0,
         }
     }
 
-    /// Forgets sounding notes and the last position (on the audio thread: no allocation).
+    /// The host reset the plugin: forget the position, and end the notes still sounding at the
+    /// next block (no allocation).
     pub fn reset(&mut self) {
-        self.sounding = [[f64::NAN; 128]; 16];
         self.expected = None;
-        self.events.clear();
+        self.silence();
+    }
+
+    /// The timeline changed under the sounding notes: end them all at the next block.
+    pub fn silence(&mut self) {
+        self.pending_off = true;
     }
 
     /// Whether any note is sounding.
@@ -116,11 +134,11 @@ impl Scheduler {
         }
     }
 
+    /// Queues an off; the buffer always has room (see `EVENTS`).
     fn push(&mut self, e: Event) {
-        if self.events.len() < MAX_EVENTS {
+        debug_assert!(self.events.len() < self.events.capacity());
+        if self.events.len() < self.events.capacity() {
             self.events.push(e);
-        } else {
-            self.dropped += 1;
         }
     }
 
@@ -137,17 +155,28 @@ impl Scheduler {
         emit: &mut impl FnMut(Event),
     ) {
         self.events.clear();
-        let jumped = self.expected.is_some_and(|e| (block.beat - e).abs() > 1e-6 * e.abs().max(1.0));
-        if !block.playing || mode == Mode::Off || jumped {
-            // Stop, seek or loop jump: nothing may keep sounding.
+        self.ons = 0;
+        // A sample's worth of slack: rounding and tempo ramps are not seeks.
+        let jumped = self
+            .expected
+            .is_some_and(|e| (block.beat - e).abs() > block.beats_per_sample + 1e-9 * e.abs().max(1.0));
+        let placed = Some((origin.to_bits(), mode));
+        let moved = self.placed.is_some() && self.placed != placed;
+        self.placed = placed;
+        if !block.playing || mode == Mode::Off || jumped || moved || self.pending_off {
+            // Stop, seek, loop jump, a new origin, mode or timeline: nothing may keep sounding.
             self.all_off(0);
+            self.pending_off = false;
         }
         if block.playing && mode != Mode::Off && block.beats_per_sample > 0.0 {
             let end = block.beat + block.samples as f64 * block.beats_per_sample;
             // Sample k of the block covers beats [k - 1/2, k + 1/2) samples from its start, so
             // an event exactly on a block boundary lands in one block only, at the right sample.
             let half = 0.5 * block.beats_per_sample;
-            let t0 = block.beat - origin - half;
+            // Continuing a block that ended where this one starts (within a sample: a tempo
+            // ramp), go on from where that one ended, so no note falls in a gap or plays twice.
+            let from = self.expected.filter(|_| !jumped).unwrap_or(block.beat);
+            let t0 = from - origin - half;
             let t1 = end - origin - half;
             if mode == Mode::Loop && length > 0.0 && t1 > 0.0 {
                 // Map onto loop passes; a block can straddle the loop's end.
@@ -196,6 +225,11 @@ impl Scheduler {
         }
         let first = notes.partition_point(|n| n.start < a);
         for n in notes[first..].iter().take_while(|n| n.start < b) {
+            if self.ons == MAX_ONS {
+                self.dropped += 1;
+                continue;
+            }
+            self.ons += 1;
             let (ch, key) = ((n.channel & 15) as usize, (n.key & 127) as usize);
             let timing = self.offset(lead + n.start - a, block);
             if !self.sounding[ch][key].is_nan() {
@@ -355,5 +389,97 @@ mod tests {
         s.process(&notes, 8.0, 4.0, Mode::Once, &b, &mut |e| out.push(e));
         assert_eq!(out[0], Event::On { timing: 0, channel: 1, key: 60, velocity: 90 });
         assert_eq!(out[1], Event::Off { timing: 240, channel: 1, key: 60 });
+    }
+
+    #[test]
+    fn a_tempo_ramp_is_not_a_seek() {
+        // 120 BPM rising by 0.01 BPM per block: the host's positions drift from the scheduler's
+        // expectation by far less than a sample, so the held note is not cut.
+        let notes = [note(0.0, 3.0, 60)];
+        let (mut s, mut beat, mut out) = (Scheduler::new(), 0.0, Vec::new());
+        for i in 0..200 {
+            let bps = (120.0 + 0.01 * i as f64) / 60.0 / 48_000.0;
+            let b = Block { playing: true, beat, beats_per_sample: bps, samples: 512 };
+            s.process(&notes, 0.0, 4.0, Mode::Once, &b, &mut |e| out.push((i, e)));
+            // The host integrates the ramp within the block.
+            beat += 512.0 * (120.0 + 0.01 * (i as f64 + 0.5)) / 60.0 / 48_000.0;
+        }
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(matches!(out[1], (i, Event::Off { .. }) if i > 100), "cut early: {out:?}");
+    }
+
+    #[test]
+    fn a_new_origin_mode_or_timeline_and_a_reset_end_sounding_notes() {
+        let notes = [note(0.0, 8.0, 60)];
+        let blocks = rolling(0.0, 4, BPS);
+        let run_with = |change: &dyn Fn(&mut Scheduler, usize) -> (f64, Mode)| {
+            let mut s = Scheduler::new();
+            let mut out = Vec::new();
+            for (i, b) in blocks.iter().enumerate() {
+                let (origin, mode) = change(&mut s, i);
+                s.process(&notes, origin, 8.0, mode, b, &mut |e| out.push((i, e)));
+            }
+            out
+        };
+        let off = (2, Event::Off { timing: 0, channel: 1, key: 60 });
+        // Start bar moved: the note ends at once (and, being behind the new origin, stays off).
+        let out = run_with(&|_, i| (if i < 2 { 0.0 } else { -16.0 }, Mode::Once));
+        assert_eq!(out[1..], [off]);
+        // Mode changed from once to loop.
+        let out = run_with(&|_, i| (0.0, if i < 2 { Mode::Once } else { Mode::Loop }));
+        assert_eq!(out[1], off);
+        // The host reset the plugin, or the timeline was replaced.
+        for silence in [Scheduler::reset, Scheduler::silence] {
+            let out = run_with(&|s, i| {
+                if i == 2 {
+                    silence(s);
+                }
+                (0.0, Mode::Once)
+            });
+            assert_eq!(out[1], off, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn a_crowded_block_skips_ons_but_never_offs() {
+        // A note on every key of every channel, then 3000 more in one block: at most MAX_ONS
+        // start per block, and every note that started gets its off.
+        let mut held: Vec<PlayNote> = (0..16 * 128)
+            .map(|i| PlayNote {
+                start: 0.0,
+                end: 0.02,
+                channel: (i / 128) as u8,
+                key: (i % 128) as u8,
+                velocity: 90,
+            })
+            .collect();
+        let crowd: Vec<PlayNote> = (0..3000)
+            .map(|i| PlayNote {
+                start: 0.03,
+                end: 0.031,
+                channel: (i % 16) as u8,
+                key: (i % 128) as u8,
+                velocity: 90,
+            })
+            .collect();
+        held.extend(crowd);
+        let mut s = Scheduler::new();
+        let mut out = Vec::new();
+        for b in rolling(0.0, 2, BPS) {
+            s.process(&held, 0.0, 4.0, Mode::Once, &b, &mut |e| out.push(e));
+        }
+        s.process(
+            &held,
+            0.0,
+            4.0,
+            Mode::Once,
+            &Block { playing: false, ..rolling(0.0, 3, BPS)[2] },
+            &mut |e| out.push(e),
+        );
+        let ons = out.iter().filter(|e| matches!(e, Event::On { .. })).count();
+        let offs = out.len() - ons;
+        assert!(s.dropped > 0);
+        assert_eq!(ons, offs, "every started note ended");
+        assert!(!s.any_sounding());
     }
 }

@@ -12,11 +12,11 @@ use crate::engine::{Command, Status};
 use crate::params::PlayMode;
 
 pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
-    let status = app.link.shared.status.lock().clone();
+    let status = app.link.engine.shared.status.lock().clone();
     let training = matches!(status, Status::Training { .. });
     let generating = matches!(status, Status::Generating { .. });
     let idle = !training && !generating;
-    let has_model = app.link.shared.info.lock().is_some();
+    let has_model = app.link.engine.shared.info.lock().is_some();
     let p = app.params.clone();
 
     section(ui, "1", "Clip", |ui| {
@@ -38,7 +38,7 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
             ui.label(RichText::new("or drop one here").weak());
         });
         toggle(ui, "Train as soon as a clip arrives", &p.auto_train, setter);
-        if let Some(clip) = app.link.shared.clip.lock().as_ref() {
+        if let Some(clip) = app.link.engine.shared.project.clip().as_ref() {
             ui.label(format!(
                 "{}: {} bars · {} notes · {:.0} BPM · {}",
                 clip.meta.title,
@@ -57,15 +57,17 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
     });
 
     section(ui, "2", "Train", |ui| {
-        let has_clip = app.link.shared.clip.lock().is_some();
+        let has_clip = app.link.engine.shared.project.clip().is_some();
         if training {
             if ui.button("Cancel training").clicked() {
-                app.link.shared.cancel.store(true, Ordering::Relaxed);
+                app.link.engine.shared.cancel();
             }
         } else if ui.add_enabled(has_clip && idle, Button::new("Train")).clicked() {
-            let _ = app.link.commands.send(Command::Train { generate: true });
+            if let Err(e) = app.link.engine.send(Command::Train { generate: true }) {
+                app.say(e, true);
+            }
         }
-        let trained = app.link.shared.monitor.lock().trained;
+        let trained = app.link.monitor.lock().trained;
         let text = match trained {
             Some((s, _)) => {
                 format!("Last training took {}; new bars follow at once.", crate::monitor::duration(s))
@@ -87,14 +89,16 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
         });
         if generating {
             if ui.button("Stop generating").clicked() {
-                app.link.shared.cancel.store(true, Ordering::Relaxed);
+                app.link.engine.shared.cancel();
             }
         } else if ui.add_enabled(has_model && idle, Button::new("Generate")).clicked() {
-            let _ = app.link.commands.send(Command::Generate);
+            if let Err(e) = app.link.engine.send(Command::Generate) {
+                app.say(e, true);
+            }
         }
-        let sampled = app.link.shared.variations.lock().len();
+        let sampled = app.link.engine.shared.project.variations().len();
         if sampled > 0 {
-            let picked = app.link.shared.picked.load(Ordering::Relaxed) as usize;
+            let picked = app.link.engine.shared.project.picked();
             let in_progress = match status {
                 Status::Generating { variation, .. } => variation - 1,
                 _ => usize::MAX,
@@ -105,7 +109,7 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
                     let ready = k < in_progress;
                     let b = egui::Button::selectable(picked == k, format!(" {} ", k + 1));
                     if ui.add_enabled(ready || picked == k, b).clicked() {
-                        app.link.shared.picked.store(k as u32, Ordering::Relaxed);
+                        app.link.engine.shared.project.set_picked(k);
                     }
                 }
             });
@@ -133,7 +137,14 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
     });
 
     section(ui, "5", "Export", |ui| {
-        let can = app.link.shared.variations.lock().get(app.picked()).is_some_and(|v| !v.notes.is_empty());
+        let can = app
+            .link
+            .engine
+            .shared
+            .project
+            .variations()
+            .get(app.picked())
+            .is_some_and(|v| !v.notes.is_empty());
         ui.checkbox(&mut app.include_clip, "Start the file with the clip");
         ui.horizontal(|ui| {
             if ui.add_enabled(can, Button::new("Save as…")).clicked() {

@@ -2,7 +2,6 @@
 //! on threads of their own (a dialog can stay open for minutes); exports and the clipboard.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{Receiver, Sender};
 use egui::Ui;
@@ -118,7 +117,7 @@ fn read(path: PathBuf) -> Result<Clip, String> {
 impl App {
     /// The variation that plays (0-based).
     pub(super) fn picked(&self) -> usize {
-        self.link.shared.picked.load(Ordering::Relaxed) as usize
+        self.link.engine.shared.project.picked()
     }
 
     pub(super) fn file_result(&mut self, result: FileResult) {
@@ -128,7 +127,9 @@ impl App {
                 self.say(format!("Loaded “{}”", clip.meta.title), false);
                 self.view = None;
                 let train = self.params.auto_train.value();
-                let _ = self.link.commands.send(Command::LoadClip { clip, train });
+                if let Err(e) = self.link.engine.send(Command::LoadClip { clip, train }) {
+                    self.say(e, true);
+                }
             }
             FileResult::Loaded(Err(e)) => self.say(e, true),
             FileResult::NoDialog => self.say(
@@ -144,7 +145,7 @@ impl App {
     }
 
     fn stem(&self) -> Option<String> {
-        let clip = self.link.shared.clip.lock();
+        let clip = self.link.engine.shared.project.clip();
         Some(export::file_stem(clip.as_ref()?, self.params.seed.value(), self.picked() + 1))
     }
 
@@ -168,8 +169,8 @@ impl App {
     }
 
     fn export_to(&mut self, path: &std::path::Path) -> bool {
-        let clip = self.link.shared.clip.lock().clone();
-        let variation = self.link.shared.variations.lock().get(self.picked()).cloned();
+        let clip = self.link.engine.shared.project.clip().clone();
+        let variation = self.link.engine.shared.project.variations().get(self.picked()).cloned();
         let result = match (clip, variation) {
             (Some(c), Some(v)) => export::write(&c, &v, self.include_clip, path),
             _ => Err("nothing generated to export yet".into()),
@@ -192,11 +193,11 @@ impl App {
         if start > 0 {
             return format!("Plays from host bar {start}.");
         }
-        let origin = f64::from_bits(self.params.origin.load(Ordering::Relaxed));
-        let clip = self.link.shared.clip.lock();
+        let origin = self.params.project.origin();
+        let clip = self.link.engine.shared.project.clip();
         match clip.as_ref() {
             Some(c) if origin.is_finite() => {
-                let bar = (origin / crate::engine::bar_quarters(c)).round() as i64 + 1;
+                let bar = (origin / crate::project::bar_quarters(c)).round() as i64 + 1;
                 format!("Plays from host bar {bar}, right after the clip.")
             }
             _ => "Start bar 0 follows the clip; set a bar to play elsewhere.".into(),

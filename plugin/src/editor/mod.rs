@@ -13,16 +13,16 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
 use egui::{CentralPanel, Color32, Panel, RichText};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::editor::ResizeHint;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
+use parking_lot::Mutex;
 
 use crate::capture::{ARMED, RECORDING};
-use crate::engine::{Command, Shared, Status};
-use crate::monitor::{model_line, CaptureView, Tone};
+use crate::engine::{Handle, Status};
+use crate::monitor::{model_line, CaptureView, Monitor, Tone};
 use crate::params::SintraParams;
 use crate::roll::View;
 
@@ -34,10 +34,10 @@ const MIN_SIZE: (f32, f32) = (820.0, 520.0);
 /// What the editor needs from the plugin; all of it created with the plugin.
 #[derive(Clone)]
 pub struct Link {
-    /// Commands to the engine thread.
-    pub commands: Sender<Command>,
-    /// State shared with the engine.
-    pub shared: Shared,
+    /// Commands to the engine thread and the state it shares.
+    pub engine: Handle,
+    /// The engine's events collected for display (loss curves, last training, last error).
+    pub monitor: Arc<Mutex<Monitor>>,
     /// Raised by the editor, taken by the audio thread: arm, disarm or end the capture.
     pub capture_toggle: Arc<AtomicBool>,
     /// The capture's state (`capture::IDLE`, `ARMED`, `RECORDING`), written by the audio thread.
@@ -46,6 +46,8 @@ pub struct Link {
     pub capture_notes: Arc<AtomicU32>,
     /// Bar reached in the capture under way.
     pub capture_bars: Arc<AtomicU32>,
+    /// The host gives no song position (written by the audio thread).
+    pub no_position: Arc<AtomicBool>,
 }
 
 /// Creates the editor.
@@ -121,11 +123,11 @@ impl App {
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
-        let status = self.link.shared.status.lock().clone();
-        let variations = self.link.shared.variations.lock().len();
-        let picked = self.link.shared.picked.load(Ordering::Relaxed) as usize;
+        let status = self.link.engine.shared.status.lock().clone();
+        let variations = self.link.engine.shared.project.variations().len();
+        let picked = self.link.engine.shared.project.picked();
         let (head, last_error) = {
-            let monitor = self.link.shared.monitor.lock();
+            let monitor = self.link.monitor.lock();
             (monitor.headline(&status, self.capture_view(), variations, picked), monitor.error.clone())
         };
         let colour = match head.tone {
@@ -142,7 +144,7 @@ impl App {
             ui.label(RichText::new(&head.title).size(16.0).color(colour).strong());
             ui.label(RichText::new(&head.detail).size(14.0));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let info = self.link.shared.info.lock().clone();
+                let info = self.link.engine.shared.info.lock().clone();
                 ui.label(RichText::new(model_line(info.as_ref(), cfg!(feature = "cuda"))).weak());
             });
         });
@@ -150,6 +152,12 @@ impl App {
             ui.add(egui::ProgressBar::new(p).desired_height(4.0).fill(colour));
         }
         let red = Color32::from_rgb(235, 90, 80);
+        if self.link.no_position.load(Ordering::Relaxed) {
+            ui.label(
+                RichText::new("The host gives SinTra no song position: it cannot record or play in time.")
+                    .color(red),
+            );
+        }
         if let Some(e) = last_error.as_ref().filter(|_| !matches!(status, Status::Error(_))) {
             ui.label(RichText::new(format!("Last problem: {e}")).color(red));
         }
@@ -160,10 +168,9 @@ impl App {
     }
 
     fn busy(&self) -> bool {
-        let status = self.link.shared.status.lock();
-        matches!(*status, Status::Training { .. } | Status::Generating { .. })
+        self.link.engine.shared.status.lock().is_busy()
             || self.link.capture_phase.load(Ordering::Relaxed) != crate::capture::IDLE
-            || self.link.shared.playing.load(Ordering::Relaxed)
+            || self.link.engine.shared.playing.load(Ordering::Relaxed)
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use egui::{pos2, vec2, Align2, Color32, FontId, Rect, RichText, Sense, Stroke, Ui};
 
 use super::App;
-use crate::engine::bar_quarters;
 use crate::params::PlayMode;
+use crate::project::bar_quarters;
 use crate::roll::{self, fit_pitches, layout, View};
 
 /// One colour per track (wrapping after eight).
@@ -58,7 +58,7 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
         ui.label(RichText::new("wheel or drag: scroll · Ctrl + wheel: zoom").weak());
     });
     let avail = ui.available_size();
-    let curves = !app.link.shared.monitor.lock().curves.is_empty();
+    let curves = !app.link.monitor.lock().curves.is_empty();
     let loss_height = if curves { (avail.y * 0.3).clamp(110.0, 220.0) } else { 0.0 };
     roll(app, ui, vec2(avail.x, (avail.y - loss_height - 8.0).max(80.0)));
     if curves {
@@ -81,9 +81,8 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
 
 /// The playhead in roll beats, from the audio thread's position.
 fn playhead(app: &App, clip_len: f64, generated_len: f64) -> Option<f64> {
-    let shared = &app.link.shared;
-    let placed = app.params.start_bar.value() > 0
-        || f64::from_bits(app.params.origin.load(Ordering::Relaxed)).is_finite();
+    let shared = &app.link.engine.shared;
+    let placed = app.params.start_bar.value() > 0 || app.params.project.origin().is_finite();
     let timeline = placed.then(|| f64::from_bits(shared.playhead.load(Ordering::Relaxed)));
     let looping = app.params.mode.value() == PlayMode::Loop;
     roll::playhead(shared.playing.load(Ordering::Relaxed), timeline, clip_len, generated_len, looping)
@@ -93,14 +92,14 @@ fn roll(app: &mut App, ui: &mut Ui, size: egui::Vec2) {
     let (response, painter) = ui.allocate_painter(size, Sense::click_and_drag());
     let rect = response.rect;
     painter.rect_filled(rect, 4.0, Color32::from_gray(22));
-    let shared = app.link.shared.clone();
-    let clip = shared.clip.lock();
+    let shared = app.link.engine.shared.clone();
+    let clip = shared.project.clip();
     let Some(clip) = clip.as_ref() else {
         let text = "Your clip appears here.\n\nArm capture and play it in the host, or load a MIDI file.";
         painter.text(rect.center(), Align2::CENTER_CENTER, text, FontId::proportional(16.0), Color32::GRAY);
         return;
     };
-    let variations = shared.variations.lock();
+    let variations = shared.project.variations();
     let picked = app.picked();
     let (generated, generated_len) =
         variations.get(picked).map_or((&[][..], 0.0), |v| (&v.notes[..], v.length));
@@ -215,7 +214,7 @@ fn loss(app: &App, ui: &mut Ui, size: egui::Vec2) {
     let (response, painter) = ui.allocate_painter(size, Sense::hover());
     let rect = response.rect;
     painter.rect_filled(rect, 4.0, Color32::from_gray(22));
-    let curves = app.link.shared.monitor.lock().curves.clone();
+    let curves = app.link.monitor.lock().curves.clone();
     let points = curves.iter().flatten();
     let epochs = points.clone().map(|p| p[0]).fold(1.0, f64::max);
     let (lo, hi) = points.fold((f64::MAX, f64::MIN), |(lo, hi), p| {

@@ -1,0 +1,201 @@
+//! What is saved with the host's project: the clip, the trained model, the generated variations,
+//! which one plays and where. One persisted field holds all of it, so a load replaces it whole
+//! (nice-plug sets persisted fields one by one: separate fields could be seen half old, half new).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use nice_plug::params::persist::PersistentField;
+use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sintra_core::clip::Clip;
+
+use crate::scheduler::PlayNote;
+
+/// Bars of one variation kept in the project: an endless run goes on playing past them, but the
+/// project file does not grow without bound.
+pub const MAX_SAVED_BARS: usize = 256;
+
+/// Length of one bar of `clip` in quarter notes.
+pub fn bar_quarters(clip: &Clip) -> f64 {
+    clip.meta.steps_per_bar() as f64 / 4.0
+}
+
+/// One generated variation: its notes on the timeline and its length in quarter notes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Variation {
+    /// Notes, sorted by start.
+    pub notes: Vec<PlayNote>,
+    /// Length in quarter notes (whole bars).
+    pub length: f64,
+}
+
+/// The model file's bytes and their base64 text, encoded once when the model is made, so that
+/// the host's saves and undo points copy text instead of encoding megabytes each time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelBytes {
+    /// The safetensors file.
+    pub bytes: Arc<Vec<u8>>,
+    /// `bytes` in base64, as saved.
+    text: Arc<String>,
+}
+
+impl ModelBytes {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        Self { bytes: Arc::new(bytes), text: Arc::new(text) }
+    }
+}
+
+impl Serialize for ModelBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(&text).map_err(serde::de::Error::custom)?;
+        Ok(Self { bytes: Arc::new(bytes), text: Arc::new(text) })
+    }
+}
+
+/// The saved state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Project {
+    /// The captured or loaded clip.
+    pub clip: Option<Clip>,
+    /// The trained model.
+    pub model: Option<ModelBytes>,
+    /// Every variation of the last generation.
+    pub variations: Vec<Variation>,
+    /// The variation that plays (0-based).
+    pub picked: u32,
+    /// Song position (quarter notes) where the timeline starts, if known.
+    pub origin: Option<f64>,
+}
+
+impl Project {
+    /// The notes of the variation that plays.
+    pub fn playing(&self) -> Option<&Variation> {
+        self.variations.get(self.picked as usize)
+    }
+}
+
+/// The project as the plugin, the engine and the editor share it; the persisted field.
+#[derive(Clone, Default)]
+pub struct ProjectStore(Arc<Inner>);
+
+#[derive(Default)]
+struct Inner {
+    /// The project; `picked` and `origin` in it are refreshed from the atomics on save.
+    project: Mutex<Project>,
+    /// The live pick (0-based), read by the engine between jobs.
+    picked: AtomicU32,
+    /// The live origin (f64 bits, NaN: unknown), read by the audio thread.
+    origin: AtomicU64,
+    /// Loads of a saved state so far; bumped after the whole project is in place.
+    loads: AtomicU64,
+}
+
+impl ProjectStore {
+    pub fn new() -> Self {
+        let store = Self::default();
+        store.0.origin.store(f64::NAN.to_bits(), Ordering::Relaxed);
+        store
+    }
+
+    /// The whole project, locked (never on the audio thread).
+    pub fn lock(&self) -> MutexGuard<'_, Project> {
+        self.0.project.lock()
+    }
+
+    pub fn clip(&self) -> MappedMutexGuard<'_, Option<Clip>> {
+        MutexGuard::map(self.lock(), |p| &mut p.clip)
+    }
+
+    pub fn variations(&self) -> MappedMutexGuard<'_, Vec<Variation>> {
+        MutexGuard::map(self.lock(), |p| &mut p.variations)
+    }
+
+    pub fn picked(&self) -> usize {
+        self.0.picked.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn set_picked(&self, k: usize) {
+        self.0.picked.store(k as u32, Ordering::Relaxed);
+    }
+
+    /// Song position where the timeline starts, NaN when unknown. Lock-free: the audio thread's.
+    pub fn origin(&self) -> f64 {
+        f64::from_bits(self.0.origin.load(Ordering::Relaxed))
+    }
+
+    pub fn set_origin(&self, beat: f64) {
+        self.0.origin.store(beat.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Loads of a saved state so far. Lock-free: the audio thread's.
+    pub fn loads(&self) -> u64 {
+        self.0.loads.load(Ordering::SeqCst)
+    }
+
+    /// The project and the load count it belongs to, read together.
+    pub fn snapshot(&self) -> (u64, Project) {
+        let project = self.lock();
+        let loads = self.loads();
+        let mut p = project.clone();
+        p.picked = self.picked() as u32;
+        p.origin = Some(self.origin()).filter(|o| o.is_finite());
+        (loads, p)
+    }
+}
+
+impl<'a> PersistentField<'a, Project> for ProjectStore {
+    /// A load: the whole project at once, then the counter that tells everyone it changed.
+    fn set(&self, new: Project) {
+        let mut project = self.lock();
+        self.set_picked(new.picked as usize);
+        self.set_origin(new.origin.unwrap_or(f64::NAN));
+        *project = new;
+        self.0.loads.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn map<F: Fn(&Project) -> R, R>(&self, f: F) -> R {
+        let mut project = self.lock();
+        project.picked = self.picked() as u32;
+        project.origin = Some(self.origin()).filter(|o| o.is_finite());
+        f(&project)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_replaces_the_whole_project_then_counts() {
+        let store = ProjectStore::new();
+        assert!(store.origin().is_nan());
+        let saved = Project {
+            model: Some(ModelBytes::new(vec![1, 2, 3])),
+            variations: vec![Variation { notes: vec![], length: 4.0 }; 2],
+            picked: 1,
+            origin: Some(8.0),
+            ..Project::default()
+        };
+        let text = serde_json::to_string(&saved).unwrap();
+        assert!(text.contains("\"AQID\""), "model bytes as base64: {text}");
+        store.set(serde_json::from_str(&text).unwrap());
+        assert_eq!((store.loads(), store.picked(), store.origin()), (1, 1, 8.0));
+        assert_eq!(store.snapshot(), (1, saved.clone()));
+        store.set_picked(0);
+        store.set_origin(12.0);
+        let again: Project = store.map(|p| p.clone());
+        assert_eq!((again.picked, again.origin), (0, Some(12.0)));
+    }
+}
