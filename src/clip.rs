@@ -6,6 +6,38 @@ use serde::{Deserialize, Serialize};
 /// Grid steps per quarter note (16th notes).
 pub const STEPS_PER_QUARTER: u32 = 4;
 
+/// The longest clip SinTra reads or learns, in bars.
+///
+/// Training takes the whole clip as one batch at every step, so a step's time and memory grow
+/// with its bars: at 256 bars of 4/4 a default-preset step takes about 0.2 / 0.35 / 0.75 s
+/// (4th / 8th / 16th, one core) and 0.7 GB, so a whole job takes minutes; a 17,500-bar clip
+/// took 30 s and 5.6 GB for a single quarter-note step. Producers' clips are a few bars to a few
+/// dozen and the longest piece in the test set has 34; 256 bars of 4/4 is 8.5 minutes at 120
+/// BPM, a whole song. A note beyond it is almost always a damaged delta time (one made a 5 KB
+/// file read as 139,827 bars), so such a file is refused, naming the bar, not cut.
+pub const MAX_BARS: u32 = 256;
+
+/// The longest bar SinTra reads, in steps: 16 quarter notes (16/4). A bar is one sequence of
+/// the Transformer-XL, whose attention grows with the square of its length; real meters stay
+/// far below (12/8 is 24 steps), a damaged time signature (132/4) does not.
+pub const MAX_STEPS_PER_BAR: u32 = 64;
+
+/// Why a clip of `what` is refused: it says what the limit is and why. Shared by the MIDI
+/// reader, [`Clip::check_length`], bar selection and training, so every refusal reads alike.
+pub fn too_long(what: &str) -> String {
+    format!(
+        "{what}: SinTra takes clips of at most {MAX_BARS} bars (training takes the whole clip at every step)"
+    )
+}
+
+/// `Ok` when a clip of `bars` bars is within [`MAX_BARS`], else the refusal.
+pub fn check_bars(bars: u32) -> Result<(), String> {
+    if bars > MAX_BARS {
+        return Err(too_long(&format!("the clip has {bars} bars")));
+    }
+    Ok(())
+}
+
 /// A time signature as MIDI writes it: numerator and denominator (a power of two).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeSig {
@@ -70,14 +102,15 @@ impl Meta {
         60_000_000.0 / self.us_per_quarter as f64
     }
 
-    /// Steps per bar of the clip's meter (checked when the clip was read).
+    /// Steps per bar of the clip's meter (checked when the clip was read; 16 if it is not a
+    /// whole, non-zero number of steps).
     pub fn steps_per_bar(&self) -> u32 {
-        self.time_sig.steps_per_bar().unwrap_or(16)
+        self.time_sig.steps_per_bar().filter(|&s| s > 0).unwrap_or(16)
     }
 
     /// Silent steps padded in front of a pickup written as a short first bar.
     pub fn pickup_pad(&self) -> u32 {
-        self.pickup.map_or(0, |p| self.steps_per_bar() - p.steps)
+        self.pickup.map_or(0, |p| self.steps_per_bar().saturating_sub(p.steps))
     }
 }
 
@@ -139,20 +172,40 @@ impl Clip {
         self.end_step().div_ceil(self.meta.steps_per_bar())
     }
 
+    /// `Ok` when SinTra can learn the clip whole: at most [`MAX_BARS`] bars of at most
+    /// [`MAX_STEPS_PER_BAR`] steps. Clips read from MIDI files always are; a clip built in code
+    /// (a capture) should be checked, or cut with [`Clip::select_bars`], before training, which
+    /// refuses it too.
+    pub fn check_length(&self) -> Result<(), String> {
+        let spb = self.meta.steps_per_bar();
+        if spb > MAX_STEPS_PER_BAR {
+            return Err(format!(
+                "meter {} has {spb} 16th notes per bar; SinTra takes bars of at most {MAX_STEPS_PER_BAR} (16/4)",
+                self.meta.time_sig
+            ));
+        }
+        check_bars(self.bars())
+    }
+
     /// Number of notes over all tracks.
     pub fn note_count(&self) -> usize {
         self.tracks.iter().map(|t| t.notes.len()).sum()
     }
 
     /// Bars `first..=last` (1-based) as a clip of their own: notes are cut at the edges and
-    /// moved to start at step 0; the pickup stays only when bar 1 is kept.
+    /// moved to start at step 0; the pickup stays only when bar 1 is kept. A selection of more
+    /// than [`MAX_BARS`] bars is refused (the clip itself may be longer).
     pub fn select_bars(&self, first: u32, last: u32) -> Result<Clip, String> {
         let bars = self.bars();
         if first == 0 || first > last || last > bars {
             return Err(format!("bars {first}:{last} are outside the clip's 1:{bars}"));
         }
+        if last - first >= MAX_BARS {
+            return Err(too_long(&format!("bars {first}:{last} are {} bars", last - first + 1)));
+        }
         let spb = self.meta.steps_per_bar();
-        let (from, to) = ((first - 1) * spb, last * spb);
+        let step = |bar: u32| (bar as u64 * spb as u64).min(u32::MAX as u64) as u32;
+        let (from, to) = (step(first - 1), step(last));
         let tracks = self
             .tracks
             .iter()
@@ -184,5 +237,37 @@ impl Clip {
             pickup: None,
         };
         Clip { meta, tracks: vec![Track { name: "a".into(), channel: 0, program: 0, notes }] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_length_and_select_bars_keep_the_limit() {
+        let n = |start: u32| Note { pitch: 60, start, end: start + 1, velocity: 80 };
+        let clip = Clip::one_track(vec![n(0), n(MAX_BARS * 16 - 1)]);
+        assert_eq!(clip.bars(), MAX_BARS);
+        assert!(clip.check_length().is_ok());
+        // A clip built in code (a long capture) can pass the limit; a selection cannot.
+        let long = Clip::one_track(vec![n(0), n(1000 * 16)]);
+        assert_eq!(
+            long.check_length().unwrap_err(),
+            "the clip has 1001 bars: SinTra takes clips of at most 256 bars (training takes the whole clip at every step)"
+        );
+        let e = long.select_bars(1, 257).unwrap_err();
+        assert!(e.starts_with("bars 1:257 are 257 bars: SinTra takes clips of at most 256 bars"), "{e}");
+        let tail = long.select_bars(745, 1001).unwrap_err();
+        assert!(tail.contains("257 bars"), "{tail}");
+        let cut = long.select_bars(1000, 1001).unwrap();
+        assert_eq!((cut.bars(), cut.check_length()), (2, Ok(())));
+        // A note at the last u32 step does not overflow the selection.
+        let edge = Clip::one_track(vec![n(u32::MAX - 1)]);
+        assert_eq!(edge.select_bars(edge.bars(), edge.bars()).unwrap().tracks[0].notes.len(), 1);
+        // A meter whose bar is too long for the model.
+        let mut wide = clip.clone();
+        wide.meta.time_sig = TimeSig { num: 32, den: 4 };
+        assert!(wide.check_length().unwrap_err().contains("at most 64"));
     }
 }

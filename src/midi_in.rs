@@ -8,7 +8,10 @@ use std::path::Path;
 
 use midly::{Format, MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
 
-use crate::clip::{Clip, KeySig, Meta, Note, Pickup, TimeSig, Track, STEPS_PER_QUARTER};
+use crate::clip::{
+    too_long, Clip, KeySig, Meta, Note, Pickup, TimeSig, Track, MAX_BARS, MAX_STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+};
 use crate::error::FileError;
 
 /// Default tempo (120 BPM) when the file has no tempo event.
@@ -155,10 +158,15 @@ pub fn parse_clip(bytes: &[u8], title: &str) -> Result<Clip, String> {
     }
 
     let (time_sig, pickup) = meter(&mut meters, tpq)?;
-    let steps_per_bar = time_sig.steps_per_bar().unwrap_or(0);
-    let pad = pickup.map_or(0, |p| steps_per_bar - p.steps) as u64;
+    let steps_per_bar = time_sig.steps_per_bar().unwrap_or(0) as u64;
+    let pad = pickup.map_or(0, |p| steps_per_bar - p.steps as u64);
     let step = |tick: u64| (tick * STEPS_PER_QUARTER as u64 + tpq / 2) / tpq + pad;
-
+    // Notes on the grid, still in u64: a damaged delta time can put one past any u32 step.
+    let grid = |&(pitch, s, e, velocity): &(u8, u64, u64, u8)| {
+        let start = step(s);
+        (pitch, start, step(e).max(start + 1), velocity)
+    };
+    refuse_far_notes(voices.values().flat_map(|v| v.notes.iter().map(grid)), steps_per_bar)?;
     tempos.sort_by_key(|&(t, _)| t);
     keys.sort_by_key(|&(t, _)| t);
     let meta = Meta {
@@ -176,10 +184,12 @@ pub fn parse_clip(bytes: &[u8], title: &str) -> Result<Clip, String> {
         let mut notes: Vec<Note> = voice
             .notes
             .iter()
-            .map(|&(pitch, s, e, velocity)| {
-                let start = step(s) as u32;
-                let end = (step(e) as u32).max(start + 1);
-                Note { pitch, start, end, velocity }
+            .map(grid)
+            .map(|(pitch, start, end, velocity)| Note {
+                pitch,
+                start: start as u32,
+                end: end as u32,
+                velocity,
             })
             .collect();
         notes.sort_by_key(|n| (n.start, n.pitch, n.end));
@@ -189,6 +199,32 @@ pub fn parse_clip(bytes: &[u8], title: &str) -> Result<Clip, String> {
         tracks.push(Track { name, channel: ch, program, notes });
     }
     Ok(Clip { meta, tracks })
+}
+
+/// Refuses notes (pitch, start, end, velocity on the grid) that reach past [`MAX_BARS`] bars,
+/// naming the bar of the earliest such note; nothing is built per step before this check, so
+/// a damaged delta time that puts a note a million bars away costs no more than any other file.
+///
+/// Only notes count: the end-of-track event and any other event after the last note add no
+/// bars, so trailing silence is never learnt.
+fn refuse_far_notes(
+    notes: impl Iterator<Item = (u8, u64, u64, u8)>,
+    steps_per_bar: u64,
+) -> Result<(), String> {
+    let limit = MAX_BARS as u64 * steps_per_bar;
+    let first_bad =
+        notes.filter(|&(_, _, end, _)| end > limit).min_by_key(|&(_, start, end, _)| (start, end));
+    match first_bad {
+        None => Ok(()),
+        Some((_, start, _, _)) if start >= limit => {
+            Err(too_long(&format!("a note at bar {}", start / steps_per_bar + 1)) + "; a damaged delta time?")
+        }
+        Some((_, start, end, _)) => Err(too_long(&format!(
+            "a note from bar {} lasts to bar {}",
+            start / steps_per_bar + 1,
+            end.div_ceil(steps_per_bar)
+        )) + "; a damaged delta time?"),
+    }
 }
 
 /// The clip's one meter and its pickup, from the time-signature events (sorted here).
@@ -224,12 +260,16 @@ fn meter(events: &mut [(u64, TimeSig)], tpq: u64) -> Result<(TimeSig, Option<Pic
     let time_sig = segs[first].1;
     if let Some(&(tick, to)) = segs.get(first + 1) {
         let mut bar = 1 + u64::from(pickup.is_some());
-        bar += (tick - segs[first].0).div_ceil(bar_ticks(time_sig));
+        // A bar shorter than a tick (1/128 at 1 tick per quarter) counts as one tick.
+        bar += (tick - segs[first].0).div_ceil(bar_ticks(time_sig).max(1));
         return Err(format!(
             "the meter changes from {time_sig} to {to} at bar {bar}; a clip must keep one meter (a pickup bar is fine)"
         ));
     }
     match time_sig.steps_per_bar() {
+        Some(s) if s > MAX_STEPS_PER_BAR => Err(format!(
+            "meter {time_sig} has {s} 16th notes per bar; SinTra takes bars of at most {MAX_STEPS_PER_BAR} (16/4)"
+        )),
         Some(s) if s % 4 == 0 => Ok((time_sig, pickup)),
         Some(s) => Err(format!(
             "meter {time_sig} has {s} 16th notes per bar; the pyramid needs a multiple of 4 (quarter-note bars)"
@@ -359,6 +399,46 @@ mod tests {
         let clip = parse_clip(&bytes, "t").unwrap();
         let t: Vec<_> = clip.tracks.iter().map(|t| (t.name.as_str(), t.channel, t.program)).collect();
         assert_eq!(t, vec![("Keys ch1", 0, 0), ("Keys ch2", 1, 5)]);
+    }
+
+    #[test]
+    fn length_limit() {
+        // tpq 4: a 4/4 bar is 16 ticks, bar 257 starts at tick 4096.
+        let at_limit = parse(4, vec![vec![on(0, 60, 80), off(4, 60), on(4091, 62, 80), off(1, 62)]]).unwrap();
+        assert_eq!(at_limit.bars(), MAX_BARS);
+        assert!(at_limit.check_length().is_ok());
+        let e = parse(4, vec![vec![on(0, 60, 80), off(4, 60), on(4092, 62, 80), off(1, 62)]]).unwrap_err();
+        assert!(e.starts_with("a note at bar 257: SinTra takes clips of at most 256 bars"), "{e}");
+        assert!(e.ends_with("a damaged delta time?"), "{e}");
+        // A note-off far away makes one absurdly long note: refused, naming where it starts.
+        let e = parse(4, vec![vec![on(16, 60, 80), off(1 << 27, 60)]]).unwrap_err();
+        assert!(e.starts_with("a note from bar 2 lasts to bar 8388609:"), "{e}");
+        // A note held when its track ends far away: the same.
+        let held = vec![on(16, 60, 80), ev(1 << 27, TrackEventKind::Meta(MetaMessage::EndOfTrack))];
+        assert!(parse(4, vec![held]).unwrap_err().starts_with("a note from bar 2 lasts to bar"));
+        // The end of a track, or a tempo, far after the last note adds no bars.
+        let tempo = ev(1 << 27, TrackEventKind::Meta(MetaMessage::Tempo(400_000.into())));
+        let eot = ev(1 << 27, TrackEventKind::Meta(MetaMessage::EndOfTrack));
+        let clip = parse(4, vec![vec![tempo], vec![on(0, 60, 80), off(4, 60), eot]]).unwrap();
+        assert_eq!(clip.bars(), 1);
+        // A note at step 2^32 + 4 (tick 2^30 + 1 at 1 tick per quarter): refused, not wrapped
+        // around to step 4.
+        let wait = || ev((1 << 28) - 1, TrackEventKind::Meta(MetaMessage::Tempo(400_000.into())));
+        let far = vec![wait(), wait(), wait(), wait(), on(5, 60, 80), off(1, 60)];
+        let e = parse(1, vec![far]).unwrap_err();
+        assert!(e.starts_with("a note at bar 268435457:"), "{e}");
+    }
+
+    #[test]
+    fn damaged_meters() {
+        let one = |tpq, events| parse(tpq, vec![events]);
+        // A bar longer than 16 quarter notes is refused.
+        let e = one(4, vec![ts(0, 132, 2), on(0, 60, 80), off(4, 60)]).unwrap_err();
+        assert!(e.contains("132/4 has 528 16th notes per bar") && e.contains("at most 64"), "{e}");
+        assert!(one(4, vec![ts(0, 16, 2), on(0, 60, 80), off(4, 60)]).is_ok());
+        // A bar shorter than a tick, then a change: an error, not a division by zero.
+        let e = one(1, vec![ts(0, 1, 7), on(0, 60, 80), off(4, 60), ts(3, 4, 2)]).unwrap_err();
+        assert!(e.contains("1/128") && e.contains("bar 8"), "{e}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use crate::clip::Clip;
+use crate::clip::{check_bars, Clip};
 use crate::error::FileError;
 use crate::model::{build_stage, Config, Preset, StageModel};
 use crate::pitch_group::{pitches, Dictionary, Group};
@@ -152,6 +152,12 @@ impl SintraModel {
             ));
         }
         let damaged = |e: String| format!("the model file is damaged ({e})");
+        // Priming a generator runs the whole clip through every stage: its length is bounded
+        // here as it was in training.
+        if meta.bars < 2 {
+            return Err(damaged(format!("a model learns at least 2 bars, this one says {}", meta.bars)));
+        }
+        meta.clip.check_length().and(check_bars(meta.bars)).map_err(damaged)?;
         let tensors =
             candle_core::safetensors::load_buffer(bytes, device).map_err(|e| damaged(e.to_string()))?;
         let vocab = meta.groups.len();

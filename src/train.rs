@@ -10,7 +10,7 @@ use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use candle_nn::VarMap;
 use rand::SeedableRng;
 
-use crate::clip::Clip;
+use crate::clip::{check_bars, Clip};
 use crate::model::layers::Rng;
 use crate::model::{build_stage, init_weights, parameter_count, Config, Preset, StageModel};
 use crate::model_file::{ModelMeta, SintraModel, Stage};
@@ -124,7 +124,9 @@ pub fn loss(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     candle_nn::loss::cross_entropy(&logits.reshape(((), v))?, &targets.flatten_all()?)
 }
 
-/// Trains the pyramid on `clip` (all of its bars, at least two), on `device`.
+/// Trains the pyramid on `clip` (all of its bars, at least two and at most
+/// [`MAX_BARS`](crate::clip::MAX_BARS): a longer clip is refused, see [`Clip::check_length`]),
+/// on `device`.
 ///
 /// `progress` hears about every step; raising `cancel` stops at the next step with
 /// [`TrainError::Cancelled`].
@@ -139,6 +141,10 @@ pub fn train(
     if bars < 2 {
         return Err(TrainError::Clip(format!("training needs at least 2 bars, the clip has {bars}")));
     }
+    // The whole clip is one batch at every step: a clip longer than the limit would make each
+    // step take minutes and the job hours (and the same check runs before anything is built).
+    clip.check_length().map_err(TrainError::Clip)?;
+    check_bars(bars).map_err(TrainError::Clip)?;
     if opts.resolutions.is_empty() {
         return Err(TrainError::Clip("no stages to train".into()));
     }

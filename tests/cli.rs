@@ -1,11 +1,13 @@
 //! The `sintra` command line as a user runs it.
 
 mod common;
+mod damage;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{midi, raw_notes};
+use damage::with_huge_delta;
 
 fn sintra(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sintra")).args(args).output().unwrap()
@@ -86,6 +88,30 @@ fn malformed_files_are_refused() {
     smf.tracks.truncate(1);
     smf.save(&conductor_only).unwrap();
     assert_refused(&conductor_only, "no notes");
+}
+
+#[test]
+fn a_huge_delta_time_is_refused_before_any_work() {
+    // A chorale whose one damaged delta time puts a note 17,000 bars away: `continue` used to
+    // train on it as one 17,000-bar clip; it must stop at once, like any bad input.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("damaged.mid");
+    std::fs::write(&file, with_huge_delta("bwv227-1_4track_ts44.mid")).unwrap();
+    assert_refused(&file, "SinTra takes clips of at most 256 bars");
+    let f = file.to_str().unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_sintra"))
+        .args(["continue", f, "--preset", "tiny", "--max-epochs", "2", "--generate", "2", "--threads", "1"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with(&format!("sintra: {f}: a note at bar ")), "{err}");
+    assert!(err.contains("a damaged delta time?"), "{err}");
+    assert!(started.elapsed().as_secs() < 10, "took {:?}", started.elapsed());
+    assert!(!dir.path().join("damaged-continued.mid").exists());
 }
 
 #[test]

@@ -157,3 +157,22 @@ fn an_ambiguous_clip_stops_at_its_plateau() {
     assert!(first.final_loss > 0.05, "{first:?}");
     assert!(first.epochs < 3000, "{first:?}");
 }
+
+#[test]
+fn a_clip_past_the_length_limit_is_refused_before_any_work() {
+    use sintra_core::clip::{Note, MAX_BARS};
+    // A capture built in code, with one note far away: refused at once, not trained for hours.
+    let mut long = clip(4);
+    long.tracks[0].notes.push(Note { pitch: 60, start: 100_000 * 12, end: 100_000 * 12 + 1, velocity: 80 });
+    let started = std::time::Instant::now();
+    let refused = |clip: &Clip, bars: u32| {
+        let never = &mut |_: &sintra_core::train::Progress| panic!("no step is taken");
+        let err = train(clip, bars, &tiny(5, 0), &Device::Cpu, &AtomicBool::new(false), never).err().unwrap();
+        assert!(matches!(err, TrainError::Clip(_)), "{err}");
+        assert!(err.to_string().contains(&format!("at most {MAX_BARS} bars")), "{err}");
+    };
+    refused(&long, long.bars());
+    refused(&long, 4);
+    refused(&clip(4), MAX_BARS + 1);
+    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+}

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use sintra_core::device::{self, DeviceChoice};
 use sintra_core::generate::{generate, to_clip, GenerateOptions, Primer};
 use sintra_core::model_file::SintraModel;
@@ -67,8 +68,19 @@ pub fn write_variations(
     for v in 0..variations.max(1) {
         let opts = gen.options(seed + v as u64).map_err(|e| FileError::new(source, e))?;
         let cancel = AtomicBool::new(false);
-        let sampled = with_one_maths_thread(|| generate(model, &opts, bars, &cancel, &mut |_, _| {}))
-            .map_err(|e| FileError::new(source, e.to_string()))?;
+        let progress = ProgressBar::new(bars as u64);
+        progress.set_style(
+            ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} bars {elapsed}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        progress.set_prefix(format!("variation {}/{}", v + 1, variations.max(1)));
+        let sampled = with_one_maths_thread(|| {
+            generate(model, &opts, bars, &cancel, &mut |i, _| progress.set_position(i as u64 + 1))
+        })
+        .map_err(|e| FileError::new(source, e.to_string()));
+        progress.finish_and_clear();
+        let sampled = sampled?;
         let path = if variations > 1 { numbered(out, v + 1) } else { out.to_path_buf() };
         let clip = to_clip(model, &sampled, include_clip);
         write_clip(&clip, &path)?;

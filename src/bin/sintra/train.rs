@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -100,6 +100,9 @@ pub fn learn(
             .expect("valid template")
             .progress_chars("=> "),
     );
+    // Shown (and redrawn) from the start, so a slow first step never looks like a hang.
+    bar.set_prefix("preparing");
+    bar.enable_steady_tick(Duration::from_millis(250));
     let mut current = usize::MAX;
     let start = Instant::now();
     let cancel = AtomicBool::new(false);
