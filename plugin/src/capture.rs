@@ -56,10 +56,26 @@ impl Position {
     }
 
     /// Whether this block does not follow on from a block that ended at `expected`: a seek or
-    /// a loop jump. A sample's worth of slack absorbs rounding and tempo ramps.
+    /// a loop jump (see [`jumped`]).
     pub fn jumped_from(&self, expected: f64) -> bool {
-        (self.beat - expected).abs() > self.beats_per_sample + 1e-9 * expected.abs().max(1.0)
+        jumped(expected, self.beat, self.beats_per_sample)
     }
+}
+
+/// Whether a block at song position `beat` does not follow on from one that ended at
+/// `expected`: a seek or a loop jump. The slack is a sample's worth of beats or, if more, half
+/// a thousandth of a beat: tempo ramps move the host's position by a fraction of a sample per
+/// block, and Ardour reports positions in 1920ths of a beat.
+pub fn jumped(expected: f64, beat: f64, beats_per_sample: f64) -> bool {
+    (beat - expected).abs() > beats_per_sample.max(1.0 / 960.0)
+}
+
+/// The song position of the bar line at or before `beat`: the host's, moved by whole bars
+/// when it does not lie within a bar of `beat` (Ardour's VST3 host reports the next bar line),
+/// or counted from the song's start when the host gives none.
+pub fn bar_line(beat: f64, host: Option<f64>, beats_per_bar: f64) -> f64 {
+    let b = host.filter(|b| b.is_finite()).unwrap_or(0.0);
+    b + ((beat - b) / beats_per_bar + 1e-9).floor() * beats_per_bar
 }
 
 /// The audio thread's side of capturing.
@@ -316,6 +332,17 @@ mod tests {
         let got = drain(&mut rx);
         assert_eq!(got[0], CaptureMsg::Start { beat: 0.0 });
         assert_eq!(got.last(), Some(&CaptureMsg::End { beat: 2.0, tempo: 120.0, num: 4, den: 4 }));
+    }
+
+    #[test]
+    fn bar_lines_come_from_the_host_moved_by_whole_bars() {
+        assert_eq!(bar_line(5.5, Some(4.0), 4.0), 4.0);
+        assert_eq!(bar_line(0.0, Some(4.0), 4.0), 0.0, "Ardour reports the next bar line");
+        assert_eq!(bar_line(8.0, Some(3.0), 4.0), 7.0, "a 3/4 bar opened the song");
+        assert_eq!(bar_line(7.0, None, 3.0), 6.0);
+        // Ardour's positions come in 1920ths of a beat: a block may start that far off.
+        assert!(!jumped(0.0427083, 0.0426667, 120.0 / 60.0 / 48_000.0));
+        assert!(jumped(16.0, 0.0, 120.0 / 60.0 / 48_000.0));
     }
 
     #[test]

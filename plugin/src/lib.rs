@@ -331,7 +331,7 @@ impl Plugin for SinTra {
             beat,
             beats_per_sample: bps,
             samples,
-            bar_start: t.bar_start_pos_beats().unwrap_or((beat / beats_per_bar).floor() * beats_per_bar),
+            bar_start: capture::bar_line(beat, t.bar_start_pos_beats(), beats_per_bar),
             beats_per_bar,
             tempo,
             num,

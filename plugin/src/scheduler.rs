@@ -156,10 +156,9 @@ impl Scheduler {
     ) {
         self.events.clear();
         self.ons = 0;
-        // A sample's worth of slack: rounding and tempo ramps are not seeks.
-        let jumped = self
-            .expected
-            .is_some_and(|e| (block.beat - e).abs() > block.beats_per_sample + 1e-9 * e.abs().max(1.0));
+        // Rounding, tempo ramps and coarse host positions are not seeks.
+        let jumped =
+            self.expected.is_some_and(|e| crate::capture::jumped(e, block.beat, block.beats_per_sample));
         let placed = Some((origin.to_bits(), mode));
         let moved = self.placed.is_some() && self.placed != placed;
         self.placed = placed;

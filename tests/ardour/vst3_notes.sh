@@ -61,20 +61,21 @@ if ! ls "$HOME/.cache/ardour7/vst/"*.v3i >/dev/null 2>&1; then
 fi
 
 # ---------------------------------------------------------------- Lua DSP: note counter
-# Pass-through for everything; counts MIDI note-ons (velocity > 0) into shared memory,
-# which the session script reads via proc:to_insert():plugin(0):to_luaproc():shmem().
+# Pass-through for everything; counts MIDI note-ons (velocity > 0), note-offs (0x80, or 0x90
+# with velocity 0) and all events, and keeps the keys of the first 64 note-ons, in shared
+# memory, which the session script reads via proc:to_insert():plugin(0):to_luaproc():shmem().
 cat > "$HOME/.config/ardour7/scripts/zz_test_note_counter.lua" <<'EOF'
 ardour { ["type"] = "dsp", name = "ZZ Test Note Counter", category = "Utility",
-         license = "MIT", author = "test", description = [[counts note-on events]] }
+         license = "MIT", author = "test", description = [[counts note events]] }
 
 function dsp_ioconfig ()
 	return { { midi_in = 1, midi_out = 1, audio_in = -1, audio_out = -1 } }
 end
 
 function dsp_init (rate)
-	self:shmem ():allocate (2)       -- [0] note-ons, [1] all MIDI events
-	self:shmem ():atomic_set_int (0, 0)
-	self:shmem ():atomic_set_int (1, 0)
+	-- [0] note-ons, [1] all MIDI events, [2] note-offs, [3] keys kept, [4..67] first note-on keys
+	self:shmem ():allocate (68)
+	for i = 0, 3 do self:shmem ():atomic_set_int (i, 0) end
 end
 
 function dsp_configure (ins, outs) n_out = outs end
@@ -84,17 +85,28 @@ function dsp_runmap (bufs, in_map, out_map, n_samples, offset)
 	local ob = out_map:get (ARDOUR.DataType ("midi"), 0)
 	if ob == ARDOUR.ChanMapping.Invalid then return end
 	local shm = self:shmem ()
-	local non, nev = 0, 0
+	local non, noff, nev = 0, 0, 0
 	for _, e in pairs (bufs:get_midi (ob):table ()) do
 		nev = nev + 1
 		if e:size () == 3 then
 			local d = e:buffer ():array ()
-			if (d[1] & 0xf0) == 0x90 and d[3] > 0 then non = non + 1 end
+			local kind = d[1] & 0xf0
+			if kind == 0x90 and d[3] > 0 then
+				non = non + 1
+				local kept = shm:atomic_get_int (3)
+				if kept < 64 then
+					shm:atomic_set_int (4 + kept, d[2])
+					shm:atomic_set_int (3, kept + 1)
+				end
+			elseif kind == 0x80 or kind == 0x90 then
+				noff = noff + 1
+			end
 		end
 	end
 	if nev > 0 then
 		shm:atomic_set_int (0, shm:atomic_get_int (0) + non)
 		shm:atomic_set_int (1, shm:atomic_get_int (1) + nev)
+		shm:atomic_set_int (2, shm:atomic_get_int (2) + noff)
 	end
 end
 EOF
@@ -278,22 +290,29 @@ end
 local pi = plugin:to_insert ()
 local pl = pi:plugin (0)
 
--- optional parameter overrides: TEST_PARAMS="MIDI thru=0;Capture bars=4"
+-- parameter overrides: TEST_PARAMS="MIDI thru=0;Capture bars=4". Each is read back: a value
+-- that did not take is a failure, not a warning.
 for kv in string.gmatch (os.getenv ("TEST_PARAMS") or "", "[^;]+") do
 	local k, v = kv:match ("^%s*(.-)%s*=%s*([-%d.]+)%s*$")
 	local found = false
 	for n = 0, pl:parameter_count () - 1 do
 		if k and pl:parameter_is_input (n) and pl:parameter_label (n) == k then
-			found = ARDOUR.LuaAPI.set_processor_param (plugin, n, tonumber (v))
-			print (string.format ("set_param %s = %s -> %s", k, v, tostring (found)))
+			local ok = ARDOUR.LuaAPI.set_processor_param (plugin, n, tonumber (v))
+			local now = ARDOUR.LuaAPI.get_plugin_insert_param (pi, n, false)
+			print (string.format ("set_param %s = %s -> %s (reads %s)", k, v, tostring (ok), tostring (now)))
+			found = ok and math.abs (now - tonumber (v)) < 1e-6
 		end
 	end
-	if not found then print ("WARNING: could not set parameter '" .. kv .. "'") end
+	if not found then
+		fail ("PARAM_FAILED", "parameter '" .. kv .. "' did not take effect")
+		close_session (); quit (); return
+	end
 end
 print (string.format ("plugin_loaded name=%s maker=%s params=%d midi_in=%d midi_out=%d audio_in=%d audio_out=%d active=%s",
 	pl:name (), pl:maker (), pl:parameter_count (), pi:input_streams ():n_midi (), pi:output_streams ():n_midi (),
 	pi:input_streams ():n_audio (), pi:output_streams ():n_audio (), tostring (plugin:active ())))
-for i = 0, pl:parameter_count () - 1 do
+-- the first parameters only: SinTra's own (the MIDI CC parameters VST3 needs come after them)
+for i = 0, math.min (pl:parameter_count (), 20) - 1 do
 	if pl:parameter_is_input (i) then
 		io.write (string.format ("  param %2d %-20s = %s\n", i, pl:parameter_label (i),
 			tostring (ARDOUR.LuaAPI.get_plugin_insert_param (pi, i, false))))
@@ -335,6 +354,15 @@ print (string.format ("player_sent %d (note-ons expected %d)", shm (player, 0), 
 print (string.format ("notes_in %d", shm (cnt_in, 0)))
 print (string.format ("midi_events_out %d", shm (cnt_out, 1)))
 print (string.format ("notes_out %d", shm (cnt_out, 0)))
+print (string.format ("noteoffs_in %d", shm (cnt_in, 2)))
+print (string.format ("noteoffs_out %d", shm (cnt_out, 2)))
+local function keys (p)
+	local t = {}
+	for i = 1, shm (p, 3) do t[i] = tostring (shm (p, 3 + i)) end
+	return table.concat (t, ",")
+end
+print ("keys_in " .. keys (cnt_in))
+print ("keys_out " .. keys (cnt_out))
 io.stdout:flush ()
 
 procs, player, cnt_in, cnt_out, plugin, pi, pl, track, tl = nil
@@ -354,13 +382,16 @@ END=$(date +%s%N)
 if [[ "${VERBOSE:-0}" == 1 ]]; then
   cat "$TMP/ardour.log"
 else
-  grep -E '^(midi_file|plugin_loaded|set_param|  param|chain:|rolled|player_sent|notes_in|midi_events_out|notes_out|WARNING|[A-Z_]+_FAILED|Error)' "$TMP/ardour.log"
+  grep -E '^(midi_file|plugin_loaded|set_param|  param|chain:|rolled|player_sent|notes_in|midi_events_out|notes_out|noteoffs_|keys_|WARNING|[A-Z_]+_FAILED|Error)' "$TMP/ardour.log"
 fi
 MS=$(( (END - START) / 1000000 ))
 printf 'ardour7-lua exit=%d, wall %d.%03ds\n' "$RC" $((MS / 1000)) $((MS % 1000))
 
 if grep -q '^PLUGIN_LOAD_FAILED' "$TMP/ardour.log"; then
   echo "RESULT: FAIL - plugin '$PLUGIN_NAME' did not load"; exit 2
+fi
+if grep -q '^PARAM_FAILED' "$TMP/ardour.log"; then
+  echo "RESULT: FAIL - a parameter change did not take effect"; exit 1
 fi
 if ! grep -q '^plugin_loaded' "$TMP/ardour.log"; then
   [[ "${VERBOSE:-0}" == 1 ]] || tail -n 30 "$TMP/ardour.log"
