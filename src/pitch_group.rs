@@ -74,8 +74,9 @@ pub struct Roll {
     pub tokens: Vec<u32>,
     /// Pitches struck at each step; marks a re-strike of a pitch that was already sounding.
     pub onsets: Vec<Group>,
-    /// Mean velocity of the notes struck at each step (0 where none is struck).
-    pub velocities: Vec<u8>,
+    /// The (pitch, velocity) of each note struck at each step: a kick and a hat struck
+    /// together keep their own velocities.
+    pub velocities: Vec<Vec<(u8, u8)>>,
 }
 
 /// A clip in the pitch-group representation.
@@ -106,7 +107,7 @@ pub fn encode_bars(clip: &Clip, bars: u32) -> Encoded {
 fn encode_track(track: &Track, steps: usize, dict: &mut Dictionary) -> Roll {
     let mut sounding = vec![0 as Group; steps];
     let mut onsets = vec![0 as Group; steps];
-    let mut vel_sum = vec![(0u32, 0u32); steps];
+    let mut velocities = vec![Vec::new(); steps];
     for n in &track.notes {
         let bit = 1 << n.pitch;
         let at = n.start as usize;
@@ -117,24 +118,22 @@ fn encode_track(track: &Track, steps: usize, dict: &mut Dictionary) -> Roll {
             *s |= bit;
         }
         onsets[at] |= bit;
-        vel_sum[at].0 += n.velocity as u32;
-        vel_sum[at].1 += 1;
+        velocities[at].push((n.pitch, n.velocity));
     }
     let tokens = sounding.iter().map(|&g| dict.token(g)).collect();
-    let velocities = vel_sum.iter().map(|&(s, c)| (s + c / 2).checked_div(c).unwrap_or(0) as u8).collect();
     Roll { tokens, onsets, velocities }
 }
 
 /// Turns a token sequence back into notes.
 ///
 /// A note starts where its pitch starts sounding or is marked as struck in `onsets` (if given),
-/// and lasts while the pitch sounds. Velocities come from `velocities` where a step has one,
-/// else `default_velocity`.
+/// and lasts while the pitch sounds. Velocities come from `velocities` where the step has one
+/// for that pitch, else `default_velocity`.
 pub fn decode(
     dict: &Dictionary,
     tokens: &[u32],
     onsets: Option<&[Group]>,
-    velocities: Option<&[u8]>,
+    velocities: Option<&[Vec<(u8, u8)>]>,
     default_velocity: u8,
 ) -> Vec<Note> {
     let mut notes = Vec::new();
@@ -150,9 +149,9 @@ pub fn decode(
                 notes[i] = Note { end: step as u32, ..notes[i] };
             }
         }
-        let velocity =
-            velocities.and_then(|v| v.get(step)).copied().filter(|&v| v > 0).unwrap_or(default_velocity);
+        let struck_at = velocities.and_then(|v| v.get(step)).map_or(&[][..], |v| v.as_slice());
         for p in pitches(starting) {
+            let velocity = struck_at.iter().find(|&&(q, _)| q == p).map_or(default_velocity, |&(_, v)| v);
             open[p as usize] = Some(notes.len());
             notes.push(Note { pitch: p, start: step as u32, end: step as u32 + 1, velocity });
         }
@@ -218,7 +217,12 @@ mod tests {
 
     #[test]
     fn velocities_kept_per_strike() {
-        let notes = vec![Note { velocity: 30, ..n(60, 0, 2) }, Note { velocity: 100, ..n(62, 2, 3) }];
+        // Each note its own velocity, also when struck together (a kick and a hat).
+        let notes = vec![
+            Note { velocity: 30, ..n(60, 0, 2) },
+            Note { velocity: 110, ..n(36, 2, 3) },
+            Note { velocity: 70, ..n(42, 2, 3) },
+        ];
         let c = clip(notes.clone());
         assert_eq!(decode_clip(&encode(&c), &c).tracks[0].notes, notes);
     }
