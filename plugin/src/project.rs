@@ -31,21 +31,70 @@ pub struct Variation {
     pub length: f64,
 }
 
-/// The model file's bytes and their base64 text, encoded once when the model is made, so that
-/// the host's saves and undo points copy text instead of encoding megabytes each time.
+/// The model file's bytes and their saved text, made once when the model is made, so that the
+/// host's saves and undo points copy text instead of encoding megabytes each time.
+///
+/// The text is `z1:` and the base64 of the zstd-compressed bytes, grouped by their place in
+/// each 4-byte word first: the f32 weights' sign-and-exponent bytes repeat far more than their
+/// low mantissa bytes, so grouped they compress to about 30% (about 60% for zstd alone). It is
+/// lossless: the model, and so generation, is the same bit for bit. Plain base64 is read too.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModelBytes {
     /// The safetensors file.
     pub bytes: Arc<Vec<u8>>,
-    /// `bytes` in base64, as saved.
+    /// As saved.
     text: Arc<String>,
 }
 
+/// Marks the compressed form of the saved text.
+const COMPRESSED: &str = "z1:";
+
 impl ModelBytes {
     pub fn new(bytes: Vec<u8>) -> Self {
-        let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let packed = zstd::encode_all(shuffle(&bytes).as_slice(), 3).expect("compressing in memory");
+        let text = format!("{COMPRESSED}{}", base64::engine::general_purpose::STANDARD.encode(packed));
         Self { bytes: Arc::new(bytes), text: Arc::new(text) }
     }
+
+    /// Reads the saved text back.
+    fn from_text(text: String) -> Result<Self, String> {
+        let b64 = |t: &str| base64::engine::general_purpose::STANDARD.decode(t).map_err(|e| e.to_string());
+        let bytes = match text.strip_prefix(COMPRESSED) {
+            Some(packed) => unshuffle(&zstd::decode_all(b64(packed)?.as_slice()).map_err(|e| e.to_string())?),
+            None => b64(&text)?,
+        };
+        Ok(Self { bytes: Arc::new(bytes), text: Arc::new(text) })
+    }
+
+    /// Bytes of the saved text.
+    pub fn saved_len(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// The bytes grouped by their place in each 4-byte word (a tail shorter than a word last).
+fn shuffle(b: &[u8]) -> Vec<u8> {
+    let whole = b.len() / 4 * 4;
+    let mut out = Vec::with_capacity(b.len());
+    for k in 0..4 {
+        out.extend(b[..whole].iter().skip(k).step_by(4));
+    }
+    out.extend_from_slice(&b[whole..]);
+    out
+}
+
+/// Undoes [`shuffle`].
+fn unshuffle(s: &[u8]) -> Vec<u8> {
+    let whole = s.len() / 4 * 4;
+    let words = whole / 4;
+    let mut out = vec![0; s.len()];
+    for k in 0..4 {
+        for i in 0..words {
+            out[4 * i + k] = s[k * words + i];
+        }
+    }
+    out[whole..].copy_from_slice(&s[whole..]);
+    out
 }
 
 impl Serialize for ModelBytes {
@@ -56,10 +105,7 @@ impl Serialize for ModelBytes {
 
 impl<'de> Deserialize<'de> for ModelBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let bytes =
-            base64::engine::general_purpose::STANDARD.decode(&text).map_err(serde::de::Error::custom)?;
-        Ok(Self { bytes: Arc::new(bytes), text: Arc::new(text) })
+        Self::from_text(String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -189,7 +235,7 @@ mod tests {
             ..Project::default()
         };
         let text = serde_json::to_string(&saved).unwrap();
-        assert!(text.contains("\"AQID\""), "model bytes as base64: {text}");
+        assert!(text.contains("\"z1:"), "model bytes compressed: {text}");
         store.set(serde_json::from_str(&text).unwrap());
         assert_eq!((store.loads(), store.picked(), store.origin()), (1, 1, 8.0));
         assert_eq!(store.snapshot(), (1, saved.clone()));
@@ -197,5 +243,21 @@ mod tests {
         store.set_origin(12.0);
         let again: Project = store.map(|p| p.clone());
         assert_eq!((again.picked, again.origin), (0, Some(12.0)));
+    }
+
+    #[test]
+    fn model_bytes_round_trip_compressed_and_plain() {
+        // Weights-like data: f32s of one magnitude, and a tail that is not a whole word.
+        let mut bytes: Vec<u8> =
+            (0..10_000).flat_map(|i| ((i as f32 * 0.37).sin() * 0.05).to_le_bytes()).collect();
+        bytes.extend([1, 2, 3]);
+        let m = ModelBytes::new(bytes.clone());
+        let back: ModelBytes = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(*back.bytes, bytes, "the same model, bit for bit");
+        assert!(m.saved_len() < bytes.len(), "{} saved for {} bytes", m.saved_len(), bytes.len());
+        // A state saved as plain base64 still loads.
+        let plain = format!("\"{}\"", base64::engine::general_purpose::STANDARD.encode(&bytes));
+        assert_eq!(*serde_json::from_str::<ModelBytes>(&plain).unwrap().bytes, bytes);
+        assert!(serde_json::from_str::<ModelBytes>("\"z1:AAAA\"").is_err(), "damage is an error");
     }
 }
