@@ -31,38 +31,32 @@ fn read_vlq(bytes: &[u8], mut i: usize) -> (u32, usize) {
 
 /// The delta time of every event in every track chunk of a valid file, in file order.
 pub fn deltas(bytes: &[u8]) -> Vec<Delta> {
-    let be32 = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
     let mut out = Vec::new();
-    let mut chunk = 8 + be32(4);
-    while chunk + 8 <= bytes.len() {
-        let end = chunk + 8 + be32(chunk + 4);
-        if &bytes[chunk..chunk + 4] == b"MTrk" {
-            let (mut i, mut running) = (chunk + 8, 0u8);
-            while i < end {
-                let at = i;
-                i = read_vlq(bytes, i).1;
-                let len = i - at;
-                let status = bytes[i];
-                let mut note_on = false;
-                if status == 0xff {
-                    let (n, j) = read_vlq(bytes, i + 2);
-                    i = j + n as usize;
-                } else if status == 0xf0 || status == 0xf7 {
-                    let (n, j) = read_vlq(bytes, i + 1);
-                    i = j + n as usize;
-                } else {
-                    if status & 0x80 != 0 {
-                        running = status;
-                        i += 1;
-                    }
-                    let data = if matches!(running & 0xf0, 0xc0 | 0xd0) { 1 } else { 2 };
-                    note_on = running & 0xf0 == 0x90 && bytes[i + 1] > 0;
-                    i += data;
+    for (chunk, end) in track_chunks(bytes) {
+        let (mut i, mut running) = (chunk + 8, 0u8);
+        while i < end {
+            let at = i;
+            i = read_vlq(bytes, i).1;
+            let len = i - at;
+            let status = bytes[i];
+            let mut note_on = false;
+            if status == 0xff {
+                let (n, j) = read_vlq(bytes, i + 2);
+                i = j + n as usize;
+            } else if status == 0xf0 || status == 0xf7 {
+                let (n, j) = read_vlq(bytes, i + 1);
+                i = j + n as usize;
+            } else {
+                if status & 0x80 != 0 {
+                    running = status;
+                    i += 1;
                 }
-                out.push(Delta { at, len, chunk, note_on });
+                let data = if matches!(running & 0xf0, 0xc0 | 0xd0) { 1 } else { 2 };
+                note_on = running & 0xf0 == 0x90 && bytes[i + 1] > 0;
+                i += data;
             }
+            out.push(Delta { at, len, chunk, note_on });
         }
-        chunk = end;
     }
     out
 }
