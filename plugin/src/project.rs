@@ -160,10 +160,12 @@ impl ProjectStore {
         self.0.project.lock()
     }
 
+    /// The clip, under the project's one lock: never hold it while taking another part.
     pub fn clip(&self) -> MappedMutexGuard<'_, Option<Clip>> {
         MutexGuard::map(self.lock(), |p| &mut p.clip)
     }
 
+    /// The variations, under the project's one lock (see [`Self::clip`]).
     pub fn variations(&self) -> MappedMutexGuard<'_, Vec<Variation>> {
         MutexGuard::map(self.lock(), |p| &mut p.variations)
     }

@@ -93,13 +93,14 @@ fn roll(app: &mut App, ui: &mut Ui, size: egui::Vec2) {
     let rect = response.rect;
     painter.rect_filled(rect, 4.0, Color32::from_gray(22));
     let shared = app.link.engine.shared.clone();
-    let clip = shared.project.clip();
-    let Some(clip) = clip.as_ref() else {
+    // One lock for the clip and the variations (they share it: taking it twice would deadlock).
+    let project = shared.project.lock();
+    let Some(clip) = project.clip.as_ref() else {
         let text = "Your clip appears here.\n\nArm capture and play it in the host, or load a MIDI file.";
         painter.text(rect.center(), Align2::CENTER_CENTER, text, FontId::proportional(16.0), Color32::GRAY);
         return;
     };
-    let variations = shared.project.variations();
+    let variations = &project.variations;
     let picked = app.picked();
     let (generated, generated_len) =
         variations.get(picked).map_or((&[][..], 0.0), |v| (&v.notes[..], v.length));
