@@ -279,3 +279,18 @@ fn continue_without_a_file_uses_the_bundled_clip() {
     assert_eq!(clip.tracks[0].name, "Soprano");
     assert_eq!(clip.bars(), 21);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `sintra inspect FILE | head -3`: the reader has gone before the table is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_sintra"))
+        .args(["inspect", midi("bwv227-1_4track_ts44.mid").to_str().unwrap()])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "no panic");
+}

@@ -95,7 +95,7 @@ enum Command {
         /// The reference clip.
         reference: PathBuf,
         /// Generated files.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "shuffle")]
         generated: Vec<PathBuf>,
         /// Bars of the reference to compare with (1-based, inclusive).
         #[arg(long, value_parser = train::parse_bars)]
@@ -103,6 +103,11 @@ enum Command {
         /// Bars of each generated file to compare (e.g. a clip's own later bars as a yardstick).
         #[arg(long, value_parser = train::parse_bars)]
         gen_bars: Option<(u32, u32)>,
+        /// Instead of files, evaluate N per-track shuffles of the reference's bars (seeds 0 to
+        /// N-1): the noise floor.
+        #[arg(long, value_name = "N", conflicts_with_all = ["generated", "gen_bars"],
+              value_parser = clap::value_parser!(u64).range(1..))]
+        shuffle: Option<u64>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -138,6 +143,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_when_the_reader_goes_away();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { file, json } => inspect::run(&file, json),
@@ -148,8 +154,12 @@ fn main() -> ExitCode {
         Command::Continue { file, generate: bars, opts, gen, out, without_clip, model_out } => {
             continue_clip(file, bars, &opts, &gen, out, without_clip, model_out)
         }
-        Command::Eval { reference, generated, ref_bars, gen_bars, json } => {
-            eval::run(&reference, &generated, ref_bars, gen_bars, json)
+        Command::Eval { reference, generated, ref_bars, gen_bars, shuffle, json } => {
+            let candidates = match shuffle {
+                Some(n) => eval::Candidates::Shuffles(n),
+                None => eval::Candidates::Files(&generated, gen_bars),
+            };
+            eval::run(&reference, candidates, ref_bars, json)
         }
         Command::Bench { file, threads, max_epochs, presets } => match clip_or_bundled(file) {
             Ok((path, clip)) => bench::run(&path, clip, (1, 12), &presets, threads, max_epochs),
@@ -204,5 +214,15 @@ fn clip_or_bundled(file: Option<PathBuf>) -> Result<(PathBuf, sintra_core::Clip)
             let clip = parse_clip(BUNDLED, "bwv227-1_4track_ts44").map_err(|e| FileError::new(&path, e))?;
             Ok((path, clip))
         }
+    }
+}
+
+/// `sintra inspect FILE | head -3`: when the reader of stdout goes away, end quietly as a
+/// command-line tool does (Rust ignores SIGPIPE, so a write would fail and `println!` panic).
+fn quiet_when_the_reader_goes_away() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of one signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
