@@ -257,12 +257,47 @@ fn continue_and_eval_end_to_end() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["files"].as_array().unwrap().len(), 2);
-    for key in ["overlap", "kl", "js", "copied_bars", "longest_copy", "onset_density_ratio", "stats"] {
+    for key in [
+        "overlap",
+        "kl",
+        "js",
+        "copied_bars",
+        "longest_copy",
+        "onset_density_ratio",
+        "chord_fit",
+        "bar_match",
+        "near_copies",
+        "shifted_match",
+        "shifted_copies",
+        "stats",
+    ] {
         assert!(!v["mean"][key].is_null(), "{key}");
+    }
+    for key in ["short_notes", "note_length", "harmonic_fit", "restrikes", "velocity_spread"] {
+        assert!(!v["mean"]["stats"][key].is_null(), "{key}");
     }
     let overlap = v["mean"]["overlap"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&overlap));
     assert_eq!(v["reference"]["bars"], 8);
+}
+
+#[test]
+fn eval_shuffles_the_reference_as_a_noise_floor() {
+    let f = midi("bwv227-1_4track_ts44.mid");
+    let out = sintra(&["eval", f.to_str().unwrap(), "--ref-bars", "1:12", "--shuffle", "3", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = v["files"].as_array().unwrap();
+    let names: Vec<_> = files.iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(names, ["shuffle seed 0", "shuffle seed 1", "shuffle seed 2"]);
+    // The reference's own material: every pitch group is the reference's.
+    assert_eq!(v["mean"]["overlap"], 1.0);
+    let text = sintra(&["eval", f.to_str().unwrap(), "--ref-bars", "1:12", "--shuffle", "1"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("harm") && text.contains("shuffle seed 0"), "{text}");
+    // Files or shuffles, not both.
+    let out = sintra(&["eval", f.to_str().unwrap(), f.to_str().unwrap(), "--shuffle", "2"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

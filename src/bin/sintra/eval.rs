@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sintra_core::eval::{clip_stats, compare, mean, ClipStats, Comparison};
+use sintra_core::eval::{clip_stats, compare, mean, shuffle_bars, ClipStats, Comparison};
 use sintra_core::{read_clip, FileError};
 
 #[derive(Serialize)]
@@ -27,11 +27,18 @@ struct FileReport {
     figures: Comparison,
 }
 
+/// What to compare with the reference.
+pub enum Candidates<'a> {
+    /// Generated files, optionally only bars `A:B` of each.
+    Files(&'a [PathBuf], Option<(u32, u32)>),
+    /// Per-track shuffles of the reference's bars with seeds `0..n`.
+    Shuffles(u64),
+}
+
 pub fn run(
     reference: &Path,
-    generated: &[PathBuf],
+    candidates: Candidates,
     ref_bars: Option<(u32, u32)>,
-    gen_bars: Option<(u32, u32)>,
     json: bool,
 ) -> Result<(), FileError> {
     let mut clip = read_clip(reference)?;
@@ -39,12 +46,22 @@ pub fn run(
         clip = clip.select_bars(a, b).map_err(|e| FileError::new(reference, e))?;
     }
     let mut files = Vec::new();
-    for g in generated {
-        let mut gen = read_clip(g)?;
-        if let Some((a, b)) = gen_bars {
-            gen = gen.select_bars(a, b.min(gen.bars())).map_err(|e| FileError::new(g, e))?;
+    match candidates {
+        Candidates::Files(generated, gen_bars) => {
+            for g in generated {
+                let mut gen = read_clip(g)?;
+                if let Some((a, b)) = gen_bars {
+                    gen = gen.select_bars(a, b.min(gen.bars())).map_err(|e| FileError::new(g, e))?;
+                }
+                files.push(FileReport { file: g.display().to_string(), figures: compare(&clip, &gen) });
+            }
         }
-        files.push(FileReport { file: g.display().to_string(), figures: compare(&clip, &gen) });
+        Candidates::Shuffles(n) => {
+            for seed in 0..n {
+                let figures = compare(&clip, &shuffle_bars(&clip, seed));
+                files.push(FileReport { file: format!("shuffle seed {seed}"), figures });
+            }
+        }
     }
     let all: Vec<Comparison> = files.iter().map(|f| f.figures.clone()).collect();
     let report = Report {
@@ -72,7 +89,12 @@ pub fn run(
         s.onsets_per_bar
     );
     println!(
-        "{:<32} {:>7} {:>7} {:>6} {:>7} {:>5} {:>6} {:>6} {:>6} {:>6} {:>5} {:>6}",
+        "  short-notes {:.3}  note-length {:.2}  harmonic-fit {:.3}  re-strikes {:.3}  velocity-spread {:.1}",
+        s.short_notes, s.note_length, s.harmonic_fit, s.restrikes, s.velocity_spread
+    );
+    let width = report.files.iter().map(|f| f.file.len()).max().unwrap_or(0).max(8);
+    println!(
+        "{:<width$} {:>7} {:>7} {:>6} {:>7} {:>5} {:>6} {:>6} {:>6} {:>6} {:>5} {:>6}",
         "file",
         "overlap",
         "KL",
@@ -88,7 +110,7 @@ pub fn run(
     );
     let row = |name: &str, c: &Comparison| {
         println!(
-            "{:<32} {:>7.3} {:>7.3} {:>6.3} {:>7.3} {:>5} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>5.2} {:>6.2}",
+            "{:<width$} {:>7.3} {:>7.3} {:>6.3} {:>7.3} {:>5} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>5.2} {:>6.2}",
             name,
             c.overlap,
             c.kl,
@@ -101,6 +123,31 @@ pub fn run(
             c.stats.empty_beat_rate,
             c.stats.polyphony,
             c.onset_density_ratio
+        )
+    };
+    for f in &report.files {
+        row(&f.file, &f.figures);
+    }
+    row("mean", &report.mean);
+    println!();
+    println!(
+        "{:<width$} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>6}",
+        "file", "short", "length", "harm", "chords", "match", "near", "shift", "s-near", "restrk", "vel-sd"
+    );
+    let row = |name: &str, c: &Comparison| {
+        println!(
+            "{:<width$} {:>6.3} {:>6.2} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>7.3} {:>6.1}",
+            name,
+            c.stats.short_notes,
+            c.stats.note_length,
+            c.stats.harmonic_fit,
+            c.chord_fit,
+            c.bar_match,
+            c.near_copies,
+            c.shifted_match,
+            c.shifted_copies,
+            c.stats.restrikes,
+            c.stats.velocity_spread
         )
     };
     for f in &report.files {
