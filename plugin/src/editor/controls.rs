@@ -87,33 +87,35 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
             slider(ui, "Eighths", &p.top_p2, setter);
             slider(ui, "Sixteenths", &p.top_p3, setter);
         });
-        if generating {
-            if ui.button("Stop generating").clicked() {
-                app.link.engine.shared.cancel();
+        // The button and the pick share a row, so every step fits the default window.
+        ui.horizontal_wrapped(|ui| {
+            if generating {
+                if ui.button("Stop generating").clicked() {
+                    app.link.engine.shared.cancel();
+                }
+            } else if ui.add_enabled(has_model && idle, Button::new("Generate")).clicked() {
+                if let Err(e) = app.link.engine.send(Command::Generate) {
+                    app.say(e, true);
+                }
             }
-        } else if ui.add_enabled(has_model && idle, Button::new("Generate")).clicked() {
-            if let Err(e) = app.link.engine.send(Command::Generate) {
-                app.say(e, true);
+            let sampled = app.link.engine.shared.project.variations().len();
+            if sampled == 0 {
+                return;
             }
-        }
-        let sampled = app.link.engine.shared.project.variations().len();
-        if sampled > 0 {
             let picked = app.link.engine.shared.project.picked();
             let in_progress = match status {
                 Status::Generating { variation, .. } => variation - 1,
                 _ => usize::MAX,
             };
-            ui.horizontal_wrapped(|ui| {
-                ui.label("Plays variation");
-                for k in 0..sampled {
-                    let ready = k < in_progress;
-                    let b = egui::Button::selectable(picked == k, format!(" {} ", k + 1));
-                    if ui.add_enabled(ready || picked == k, b).clicked() {
-                        app.link.engine.shared.project.set_picked(k);
-                    }
+            ui.label("plays");
+            for k in 0..sampled {
+                let ready = k < in_progress;
+                let b = egui::Button::selectable(picked == k, format!(" {} ", k + 1));
+                if ui.add_enabled(ready || picked == k, b).clicked() {
+                    app.link.engine.shared.project.set_picked(k);
                 }
-            });
-        }
+            }
+        });
     });
 
     section(ui, "4", "Play", |ui| {
@@ -167,7 +169,7 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
 
 /// A numbered step with a heading.
 fn section(ui: &mut Ui, number: &str, title: &str, add: impl FnOnce(&mut Ui)) {
-    ui.add_space(6.0);
+    ui.add_space(2.0);
     ui.horizontal(|ui| {
         ui.label(RichText::new(number).size(18.0).strong().color(Color32::from_rgb(120, 170, 255)));
         ui.label(RichText::new(title).size(16.0).strong());

@@ -184,7 +184,9 @@ impl NiceEguiApp for App {
         self.gui = Some(gui);
         egui_ctx.set_theme(egui::ThemePreference::Dark);
         egui_ctx.all_styles_mut(|style| {
-            style.spacing.item_spacing = egui::vec2(8.0, 6.0);
+            style.spacing.item_spacing = egui::vec2(8.0, 4.0);
+            // A solid scroll bar: where the steps do not fit, it shows that the column scrolls.
+            style.spacing.scroll = egui::style::ScrollStyle::solid();
             style.spacing.button_padding = egui::vec2(10.0, 4.0);
         });
         Ok(())
@@ -201,7 +203,9 @@ impl NiceEguiApp for App {
 
         Panel::top("status").show(ui, |ui| self.status_bar(ui));
         Panel::left("controls").resizable(false).exact_size(320.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| controls::show(self, ui, &setter));
+            egui::ScrollArea::vertical()
+                .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::VisibleWhenNeeded)
+                .show(ui, |ui| controls::show(self, ui, &setter));
         });
         CentralPanel::default().show(ui, |ui| paint::main_area(self, ui));
     }
