@@ -70,7 +70,7 @@ fn captures_inside_a_host_loop_trains_and_plays_in_time() {
         }
     }
     s.block(&Tx::at(16.0, false), FRAMES, &[]);
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(1000));
     let clip = saved_clip(&s.save());
     let played: usize = input.iter().flatten().filter(|e| matches!(e, In::On { .. })).count();
     assert_eq!((clip.bars(), clip.note_count()), (4, played), "one pass of four bars");
@@ -144,7 +144,7 @@ fn a_stop_that_returns_to_the_start_keeps_what_was_played() {
         beat += STEP;
     }
     s.block(&Tx { bars_from: 3.0, ..Tx::at(0.0, false) }, FRAMES, &[]);
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(1000));
     let state = s.save();
     assert_eq!(saved_clip(&state).bars(), 2, "the two bars played");
     // The new bars follow the captured ones on the host's own bar lines: beat 15, bar 5.

@@ -197,7 +197,7 @@ fn a_state_loaded_while_playing_replaces_every_note_at_once() {
     out.extend(next);
     assert_closed(&out);
     // Only the new project's notes from here on, exactly where they belong.
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(1000));
     let start = s.steady;
     let mut later = s.play(20.0, 32.0, FRAMES);
     later.extend(stop(&mut s, 32.0));
@@ -221,7 +221,7 @@ fn a_state_loaded_during_training_wins_at_once() {
     std::thread::sleep(Duration::from_millis(100));
     let bytes = state(&base, 5, "once", false);
     assert!(s.load(&bytes));
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1000));
     for pass in 0..2 {
         let start = s.steady;
         let mut out = s.play(16.0, 32.0, FRAMES);
@@ -367,7 +367,7 @@ fn an_offline_render_plays_what_real_time_plays() {
         assert!(s.load(&bytes));
         s.activate();
         if wait {
-            std::thread::sleep(Duration::from_millis(500));
+            std::thread::sleep(Duration::from_millis(1000));
         }
         let start = s.steady;
         let mut out = s.play(16.0, 48.0, frames);

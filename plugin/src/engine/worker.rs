@@ -468,7 +468,7 @@ impl Worker {
         self.playing = Some(picked);
     }
 
-    /// Endless mode: keeps two bars ahead of the playhead, continuing the variation that plays
+    /// Endless mode: keeps four bars ahead of the playhead, continuing the variation that plays
     /// (after a reload or a switch of mode too), and tells the audio thread to forget what lies
     /// far behind it.
     fn extend(&mut self) {
@@ -491,9 +491,10 @@ impl Worker {
             run.length = (playhead / bar).floor() * bar;
             run.decoder.jump((run.length * 4.0).round() as u32);
         }
-        // Two bars ahead; a few bars at a time when behind, without holding up other work.
+        // Four bars ahead (seconds of slack for a busy machine); a few bars at a time when
+        // behind, without holding up other work.
         for _ in 0..8 {
-            if playhead + 2.0 * bar < run.length {
+            if playhead + 4.0 * bar < run.length {
                 break;
             }
             if let Err(e) = self.next_bar(&mut run, false) {
