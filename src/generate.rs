@@ -177,13 +177,15 @@ pub fn generate(
     })
 }
 
-/// The generated bars as a clip with the model clip's tempo, meter, key, names, channels,
-/// programs and mean velocities; with `include_clip`, the clip comes first.
+/// The generated bars as a clip with the model clip's tempo, meter, key, names, channels and
+/// programs, velocities shaped like the clip's (see `velocity`); with `include_clip`, the clip
+/// comes first.
 pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) -> Clip {
     let meta = &model.meta;
     let dict = meta.dictionary();
     let spb = meta.clip.meta.steps_per_bar();
     let offset = if include_clip { meta.bars * spb } else { 0 };
+    let dynamics = crate::velocity::Dynamics::new(&meta.clip);
     let tracks = meta
         .clip
         .tracks
@@ -191,7 +193,7 @@ pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) 
         .enumerate()
         .map(|(k, t)| {
             let tokens: Vec<u32> = bars.iter().flat_map(|b| b[k].iter().copied()).collect();
-            let new = decode(&dict, &tokens, None, None, t.mean_velocity());
+            let new = decode(&dict, &tokens, None, &|step, pitch| dynamics.velocity(k, step, pitch));
             let mut notes = if include_clip { t.notes.clone() } else { Vec::new() };
             notes.extend(new.into_iter().map(|n| crate::clip::Note {
                 start: n.start + offset,

@@ -22,3 +22,4 @@ pub mod model;
 pub mod model_file;
 pub mod sampling;
 pub mod train;
+pub mod velocity;

@@ -127,14 +127,12 @@ fn encode_track(track: &Track, steps: usize, dict: &mut Dictionary) -> Roll {
 /// Turns a token sequence back into notes.
 ///
 /// A note starts where its pitch starts sounding or is marked as struck in `onsets` (if given),
-/// and lasts while the pitch sounds. Velocities come from `velocities` where the step has one
-/// for that pitch, else `default_velocity`.
+/// and lasts while the pitch sounds; `velocity(step, pitch)` gives its velocity.
 pub fn decode(
     dict: &Dictionary,
     tokens: &[u32],
     onsets: Option<&[Group]>,
-    velocities: Option<&[Vec<(u8, u8)>]>,
-    default_velocity: u8,
+    velocity: &dyn Fn(usize, u8) -> u8,
 ) -> Vec<Note> {
     let mut notes = Vec::new();
     let mut open: [Option<usize>; 128] = [None; 128];
@@ -149,9 +147,8 @@ pub fn decode(
                 notes[i] = Note { end: step as u32, ..notes[i] };
             }
         }
-        let struck_at = velocities.and_then(|v| v.get(step)).map_or(&[][..], |v| v.as_slice());
         for p in pitches(starting) {
-            let velocity = struck_at.iter().find(|&&(q, _)| q == p).map_or(default_velocity, |&(_, v)| v);
+            let velocity = velocity(step, p);
             open[p as usize] = Some(notes.len());
             notes.push(Note { pitch: p, start: step as u32, end: step as u32 + 1, velocity });
         }
@@ -168,13 +165,10 @@ pub fn decode_clip(enc: &Encoded, template: &Clip) -> Clip {
         .iter()
         .zip(&enc.rolls)
         .map(|(t, roll)| Track {
-            notes: decode(
-                &enc.dict,
-                &roll.tokens,
-                Some(&roll.onsets),
-                Some(&roll.velocities),
-                t.mean_velocity(),
-            ),
+            notes: decode(&enc.dict, &roll.tokens, Some(&roll.onsets), &|step, pitch| {
+                let struck = roll.velocities.get(step).and_then(|v| v.iter().find(|&&(p, _)| p == pitch));
+                struck.map_or_else(|| t.mean_velocity(), |&(_, v)| v)
+            }),
             ..t.clone()
         })
         .collect();
@@ -210,7 +204,7 @@ mod tests {
         // Without onsets the repeats merge into one held note, as in the paper.
         let enc = encode(&c);
         assert_eq!(
-            decode(&enc.dict, &enc.rolls[0].tokens, None, None, 64),
+            decode(&enc.dict, &enc.rolls[0].tokens, None, &|_, _| 64),
             vec![Note { velocity: 64, ..n(60, 0, 9) }]
         );
     }

@@ -1,6 +1,7 @@
 //! Turning sampled bars (token indices per track and step) into notes on the timeline.
 
 use sintra_core::model_file::SintraModel;
+use sintra_core::velocity::Dynamics;
 
 use crate::scheduler::PlayNote;
 
@@ -8,8 +9,10 @@ use crate::scheduler::PlayNote;
 pub struct BarDecoder {
     /// Pitches of each token.
     groups: Vec<u128>,
-    /// Per track: channel and velocity.
-    tracks: Vec<(u8, u8)>,
+    /// Per track: its MIDI channel.
+    channels: Vec<u8>,
+    /// Velocities shaped like the clip's.
+    dynamics: Dynamics,
     /// Per track and pitch, the step its sounding note started at.
     open: Vec<[Option<u32>; 128]>,
     /// Steps decoded so far.
@@ -24,7 +27,8 @@ impl BarDecoder {
         let clip = &model.meta.clip;
         Self {
             groups: dict.groups.clone(),
-            tracks: clip.tracks.iter().map(|t| (t.channel, t.mean_velocity())).collect(),
+            channels: clip.tracks.iter().map(|t| t.channel).collect(),
+            dynamics: Dynamics::new(clip),
             open: vec![[None; 128]; clip.tracks.len()],
             step: 0,
             bar_quarters: clip.meta.steps_per_bar() as f64 / 4.0,
@@ -42,7 +46,8 @@ impl BarDecoder {
         let mut notes = Vec::new();
         let steps = bar.first().map_or(0, |t| t.len()) as u32;
         for (k, tokens) in bar.iter().enumerate() {
-            let (channel, velocity) = self.tracks[k];
+            let channel = self.channels[k];
+            let velocity = |start: u32, p: u8| self.dynamics.velocity(k, start as usize, p);
             for (i, &tok) in tokens.iter().enumerate() {
                 let step = self.step + i as u32;
                 let now = self.groups.get(tok as usize).copied().unwrap_or(0);
@@ -52,7 +57,7 @@ impl BarDecoder {
                         (None, true) => self.open[k][p as usize] = Some(step),
                         (Some(start), false) => {
                             self.open[k][p as usize] = None;
-                            notes.push(note(start, step, channel, p, velocity));
+                            notes.push(note(start, step, channel, p, velocity(start, p)));
                         }
                         _ => {}
                     }
@@ -62,7 +67,7 @@ impl BarDecoder {
                 let end = self.step + steps;
                 for p in 0..128u8 {
                     if let Some(start) = self.open[k][p as usize].take() {
-                        notes.push(note(start, end, channel, p, velocity));
+                        notes.push(note(start, end, channel, p, velocity(start, p)));
                     }
                 }
             }

@@ -144,6 +144,7 @@ fn variations_are_kept_and_a_picked_one_replaces_the_timeline() {
 fn a_second_job_is_refused_while_one_is_under_way() {
     let b = start(1);
     b.engine.send(Command::LoadClip { clip: chorale(4), train: false }).unwrap();
+    b.wait_status(|s| matches!(s, Status::Clip { .. }), 10);
     b.engine.send(Command::Train { generate: false }).unwrap();
     // Busy at once, before the engine took the command.
     assert!(matches!(*b.engine.shared.status.lock(), Status::Training { .. }));

@@ -194,12 +194,14 @@ impl Worker {
         (self.listener)(&event);
     }
 
+    /// Sets the status, then tells the listener of an error (so whoever hears it reads it).
     fn set(&self, status: Status) {
-        if let Status::Error(e) = &status {
-            nice_plug::nice_warn!("SinTra: {e}");
-            self.emit_event(EngineEvent::Error(e.clone()));
-        }
+        let error = if let Status::Error(e) = &status { Some(e.clone()) } else { None };
         *self.shared.status.lock() = status;
+        if let Some(e) = error {
+            nice_plug::nice_warn!("SinTra: {e}");
+            self.emit_event(EngineEvent::Error(e));
+        }
     }
 
     /// The device, chosen once: CUDA when this build has it and a GPU answers, else the CPU.
