@@ -10,9 +10,10 @@ use candle_core::{Device, Result, Tensor};
 use rand::{Rng as _, SeedableRng};
 
 use crate::clip::{Clip, Track};
+use crate::eval::{bar_match, fits_a_chord, pitch_class_set, ReferenceBars};
 use crate::model::layers::Rng;
 use crate::model_file::SintraModel;
-use crate::pitch_group::{decode, encode_bars};
+use crate::pitch_group::{decode, encode_bars, Group};
 use crate::sampling::{sample_top_p, softmax};
 use crate::train::{bars_at, upsample_bars};
 
@@ -38,11 +39,24 @@ pub struct GenerateOptions {
     pub temperature: f32,
     /// Where to start.
     pub primer: Primer,
+    /// Candidate bars drawn for each bar (as one batch); 1 keeps the first drawn.
+    pub candidates: usize,
+    /// How close to the clip the kept bars are, 0..1: the candidate whose best cell match
+    /// with a clip bar (`eval::bar_match`) is nearest `similarity` wins, with a bonus for
+    /// harmony and the model's likelihood; a verbatim copy only at 1.
+    pub similarity: f32,
 }
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        Self { seed: 0, top_p: vec![0.9, 0.3, 0.3], temperature: 3.0, primer: Primer::LastBar }
+        Self {
+            seed: 0,
+            top_p: vec![0.9, 0.3, 0.3],
+            temperature: 3.0,
+            primer: Primer::LastBar,
+            candidates: 4,
+            similarity: 0.5,
+        }
     }
 }
 
@@ -60,6 +74,12 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     last: Tensor,
     /// The clip bar generation started from (0-based).
     pub primer_bar: usize,
+    /// The clip's bars, to measure how close a candidate is.
+    reference: ReferenceBars,
+    /// Pitches of each token.
+    groups: Vec<Group>,
+    /// Per track: whether it holds drum keys (MIDI channel 10), not pitches.
+    drums: Vec<bool>,
 }
 
 impl<M: Deref<Target = SintraModel>> Generator<M> {
@@ -102,43 +122,134 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             });
         }
         let last = last.expect("a model has stages");
-        Ok(Self { model, opts, rng, mems, last, primer_bar })
+        let reference = ReferenceBars::new(&meta.clip);
+        let groups = meta.dictionary().groups.clone();
+        let drums = meta.clip.tracks.iter().map(|t| t.channel == 9).collect();
+        Ok(Self { model, opts, rng, mems, last, primer_bar, reference, groups, drums })
     }
 
-    /// Samples the next bar: per track, its tokens at the finest stage's resolution.
+    /// Samples the next bar: per track, its tokens at the finest stage's resolution. Draws
+    /// `candidates` bars as one batch through every stage and keeps one (see `pick`); the
+    /// stages' memories go on from the kept one.
     pub fn next_bar(&mut self) -> Result<Vec<Vec<u32>>> {
-        let mut input = self.last.clone();
-        let mut bar = Vec::new();
+        let k = self.opts.candidates.max(1);
+        let repeat = |t: &Tensor| {
+            let mut dims = vec![1; t.rank()];
+            dims[0] = k;
+            t.repeat(dims)
+        };
+        let mut input = repeat(&self.last)?;
+        let mut bars: Vec<Vec<Vec<u32>>> = Vec::new();
+        let mut firsts = Vec::new();
+        let mut hidden = Vec::new();
+        let mut likelihood = vec![0f32; k];
         for (s, stage) in self.model.stages.iter().enumerate() {
             if s > 0 {
                 let factor = self.model.stages[s - 1].resolution.stride() / stage.resolution.stride();
-                input = upsample_bars(&bar_tensor(&bar, &self.model.device)?, factor)?;
+                input = upsample_bars(&bars_tensor(&bars, &self.model.device)?, factor)?;
             }
-            let (logits, hids) = stage.model.forward(&input, self.mems[s].as_deref(), None)?;
-            self.mems[s] = Some(hids);
+            let mems = match &self.mems[s] {
+                Some(m) => Some(m.iter().map(&repeat).collect::<Result<Vec<_>>>()?),
+                None => None,
+            };
+            let (logits, hids) = stage.model.forward(&input, mems.as_deref(), None)?;
+            hidden.push(hids);
             let p = self.opts.top_p.get(s).copied().unwrap_or(0.0);
-            bar = sample(&logits, p, self.opts.temperature, &mut self.rng)?;
+            bars = sample(&logits, p, self.opts.temperature, &mut self.rng, &mut likelihood)?;
             if s == 0 {
-                self.last = bar_tensor(&bar, &self.model.device)?;
+                firsts = bars.clone();
             }
         }
-        Ok(bar)
+        let keep = self.pick(&bars, &likelihood);
+        for (s, hids) in hidden.into_iter().enumerate() {
+            self.mems[s] = Some(hids.iter().map(|h| h.narrow(0, keep, 1)).collect::<Result<Vec<_>>>()?);
+        }
+        self.last = bars_tensor(&firsts[keep..=keep], &self.model.device)?;
+        Ok(bars.swap_remove(keep))
+    }
+
+    /// The candidate to keep: the one whose match with the clip's bars is nearest the
+    /// similarity setting, less a bonus for harmony (the share of its steps whose pitch
+    /// classes fit one chord) and for the model's likelihood of it. A verbatim copy of a clip
+    /// bar (or a bar-long window of it) only when similarity is 1.
+    fn pick(&self, bars: &[Vec<Vec<u32>>], likelihood: &[f32]) -> usize {
+        if bars.len() == 1 {
+            return 0;
+        }
+        let target = self.opts.similarity.clamp(0.0, 1.0) as f64;
+        let cost = |(bar, &ll): (&Vec<Vec<u32>>, &f32)| {
+            let groups: Vec<Vec<Group>> = bar
+                .iter()
+                .map(|t| t.iter().map(|&tok| self.groups.get(tok as usize).copied().unwrap_or(0)).collect())
+                .collect();
+            let matched = bar_match(&groups, &self.reference);
+            let copy = if matched >= 1.0 && target < 1.0 { 1.0 } else { 0.0 };
+            let tokens = bar.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+            (matched - target).abs() + copy - 0.5 * self.harmony(&groups) - 0.05 * (ll as f64 / tokens)
+        };
+        let costs: Vec<f64> = bars.iter().zip(likelihood).map(cost).collect();
+        (0..costs.len()).min_by(|&a, &b| costs[a].total_cmp(&costs[b])).unwrap_or(0)
+    }
+
+    /// Share of a bar's steps sounding two or more pitch classes (drums aside) whose set fits
+    /// one chord; 1 where no step does.
+    fn harmony(&self, groups: &[Vec<Group>]) -> f64 {
+        let steps = groups.first().map_or(0, Vec::len);
+        let (mut fit, mut counted) = (0usize, 0usize);
+        for i in 0..steps {
+            let pcs = groups
+                .iter()
+                .zip(&self.drums)
+                .filter(|(_, &drum)| !drum)
+                .fold(0u16, |m, (t, _)| m | pitch_class_set(t[i]));
+            if pcs.count_ones() >= 2 {
+                counted += 1;
+                fit += fits_a_chord(pcs) as usize;
+            }
+        }
+        if counted == 0 {
+            1.0
+        } else {
+            fit as f64 / counted as f64
+        }
     }
 }
 
-/// Samples every (track, position) of logits `[1, tracks, T, vocab]`.
-fn sample(logits: &Tensor, p: f32, temperature: f32, rng: &mut Rng) -> Result<Vec<Vec<u32>>> {
-    let logits = logits.squeeze(0)?.to_device(&Device::Cpu)?.to_vec3::<f32>()?;
-    Ok(logits
-        .iter()
-        .map(|track| track.iter().map(|l| sample_top_p(&softmax(l, temperature), p, rng) as u32).collect())
-        .collect())
+/// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]`,
+/// adding each sampled token's log-probability under the model (temperature 1) to its
+/// candidate's `likelihood`.
+fn sample(
+    logits: &Tensor,
+    p: f32,
+    temperature: f32,
+    rng: &mut Rng,
+    likelihood: &mut [f32],
+) -> Result<Vec<Vec<Vec<u32>>>> {
+    let (candidates, tracks, steps, vocab) = logits.dims4()?;
+    let flat = logits.to_device(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
+    let mut rows = flat.chunks_exact(vocab);
+    let mut bars = Vec::with_capacity(candidates);
+    for ll in likelihood.iter_mut().take(candidates) {
+        let mut bar = Vec::with_capacity(tracks);
+        for _ in 0..tracks {
+            let mut track = Vec::with_capacity(steps);
+            for l in rows.by_ref().take(steps) {
+                let tok = sample_top_p(&softmax(l, temperature), p, rng);
+                *ll += softmax(l, 1.0)[tok].max(1e-12).ln();
+                track.push(tok as u32);
+            }
+            bar.push(track);
+        }
+        bars.push(bar);
+    }
+    Ok(bars)
 }
 
-/// Per-track token bars as a `[1, tracks, T]` tensor.
-fn bar_tensor(bar: &[Vec<u32>], device: &Device) -> Result<Tensor> {
-    let t = bar[0].len();
-    Tensor::from_vec(bar.concat(), (1, bar.len(), t), device)
+/// Candidate bars of per-track tokens as a `[candidates, tracks, T]` tensor.
+fn bars_tensor(bars: &[Vec<Vec<u32>>], device: &Device) -> Result<Tensor> {
+    let (tracks, t) = (bars[0].len(), bars[0][0].len());
+    let flat: Vec<u32> = bars.iter().flat_map(|b| b.iter().flatten().copied()).collect();
+    Tensor::from_vec(flat, (bars.len(), tracks, t), device)
 }
 
 /// Why generation stopped early.

@@ -145,6 +145,8 @@ fn settings(p: &SintraParams) -> Settings {
             top_p: vec![p.top_p1.value(), p.top_p2.value(), p.top_p3.value()],
             temperature: p.temperature.value().max(0.01),
             primer: Primer::LastBar,
+            similarity: p.similarity.value(),
+            ..GenerateOptions::default()
         },
         endless: p.mode.value() == PlayMode::Endless,
         auto_train: p.auto_train.value(),

@@ -49,9 +49,12 @@ pub struct SintraParams {
     /// Nucleus mass of stage 3 (sixteenths).
     #[id = "topp3"]
     pub top_p3: FloatParam,
-    /// Sampling temperature: the variety control.
+    /// Sampling temperature (an expert setting beside similarity).
     #[id = "temp"]
     pub temperature: FloatParam,
+    /// How close to the clip the new bars stay: 0 far, 1 copies allowed.
+    #[id = "simil"]
+    pub similarity: FloatParam,
     /// Sampling seed (variation k uses seed + k - 1).
     #[id = "seed"]
     pub seed: IntParam,
@@ -98,6 +101,7 @@ impl Default for SintraParams {
             top_p3: p("Top-p stage 3", 0.3),
             temperature: FloatParam::new("Temperature", 3.0, FloatRange::Linear { min: 0.1, max: 8.0 })
                 .with_step_size(0.1),
+            similarity: p("Similarity", 0.5),
             seed: IntParam::new("Seed", 0, IntRange::Linear { min: 0, max: 9999 }),
             variations: IntParam::new("Variations", 3, IntRange::Linear { min: 1, max: 8 }),
             mode: EnumParam::new("Play mode", PlayMode::Once),

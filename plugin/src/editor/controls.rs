@@ -80,9 +80,11 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
     section(ui, "3", "Generate", |ui| {
         slider(ui, "Bars", &p.bars, setter);
         slider(ui, "Variations", &p.variations, setter);
+        slider(ui, "Similarity", &p.similarity, setter)
+            .on_hover_text("How close to the clip the new bars stay: 0 far from it, 1 copies allowed");
         slider(ui, "Seed", &p.seed, setter);
-        slider(ui, "Temperature", &p.temperature, setter);
-        egui::CollapsingHeader::new("Top-p per stage").show(ui, |ui| {
+        egui::CollapsingHeader::new("Expert: temperature, top-p").show(ui, |ui| {
+            slider(ui, "Temperature", &p.temperature, setter);
             slider(ui, "Quarters", &p.top_p1, setter);
             slider(ui, "Eighths", &p.top_p2, setter);
             slider(ui, "Sixteenths", &p.top_p3, setter);
@@ -179,11 +181,12 @@ fn section(ui: &mut Ui, number: &str, title: &str, add: impl FnOnce(&mut Ui)) {
 }
 
 /// A parameter with its name.
-fn slider<P: Param>(ui: &mut Ui, label: &str, param: &P, setter: &ParamSetter) {
+fn slider<P: Param>(ui: &mut Ui, label: &str, param: &P, setter: &ParamSetter) -> egui::Response {
     ui.horizontal(|ui| {
         ui.add_sized([84.0, 18.0], egui::Label::new(label));
         ui.add(ParamSlider::for_param(param, setter).with_width(130.0));
-    });
+    })
+    .response
 }
 
 /// A boolean parameter as a checkbox, set through the host.

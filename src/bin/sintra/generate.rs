@@ -22,6 +22,13 @@ pub struct GenArgs {
     /// Start from a random real bar (as the paper did) instead of continuing the last bar.
     #[arg(long)]
     pub random_primer: bool,
+    /// How close to the clip the new bars stay, 0 (far) to 1 (copies allowed): of the
+    /// candidates drawn for each bar, the one whose match with the clip's bars is nearest wins.
+    #[arg(long, default_value_t = 0.5)]
+    pub similarity: f32,
+    /// Candidate bars drawn for each bar (1: keep the first, as without candidates).
+    #[arg(long, default_value_t = 4)]
+    pub candidates: usize,
 }
 
 impl GenArgs {
@@ -32,8 +39,21 @@ impl GenArgs {
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
             return Err("--temperature must be above 0".into());
         }
+        if !(0.0..=1.0).contains(&self.similarity) {
+            return Err("--similarity must be between 0 and 1".into());
+        }
+        if !(1..=64).contains(&self.candidates) {
+            return Err("--candidates must be between 1 and 64".into());
+        }
         let primer = if self.random_primer { Primer::RandomBar } else { Primer::LastBar };
-        Ok(GenerateOptions { seed, top_p: self.top_p.clone(), temperature: self.temperature, primer })
+        Ok(GenerateOptions {
+            seed,
+            top_p: self.top_p.clone(),
+            temperature: self.temperature,
+            primer,
+            candidates: self.candidates,
+            similarity: self.similarity,
+        })
     }
 }
 
