@@ -3,6 +3,10 @@
 //! coarser bar, each with its own memory. Bars come out one at a time, so a caller can play
 //! the first while the rest are sampled.
 
+mod candidates;
+pub mod sampling;
+pub mod velocity;
+
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,12 +14,12 @@ use candle_core::{Device, Result, Tensor};
 use rand::{Rng as _, SeedableRng};
 
 use crate::clip::{Clip, Track};
-use crate::eval::{bar_match, fits_a_chord, pitch_class_set, ReferenceBars};
 use crate::model::layers::Rng;
 use crate::model_file::SintraModel;
-use crate::pitch_group::{decode, encode_bars, Group};
-use crate::sampling::{sample_top_p, softmax};
+use crate::pitch_group::{decode, encode_bars};
 use crate::train::{bars_at, upsample_bars};
+use candidates::Chooser;
+use sampling::{sample_top_p, softmax};
 
 /// Where generation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,12 +78,8 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     last: Tensor,
     /// The clip bar generation started from (0-based).
     pub primer_bar: usize,
-    /// The clip's bars, to measure how close a candidate is.
-    reference: ReferenceBars,
-    /// Pitches of each token.
-    groups: Vec<Group>,
-    /// Per track: whether it holds drum keys (MIDI channel 10), not pitches.
-    drums: Vec<bool>,
+    /// Keeps one of the candidate bars.
+    chooser: Chooser,
 }
 
 impl<M: Deref<Target = SintraModel>> Generator<M> {
@@ -122,10 +122,8 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             });
         }
         let last = last.expect("a model has stages");
-        let reference = ReferenceBars::new(&meta.clip);
-        let groups = meta.dictionary().groups.clone();
-        let drums = meta.clip.tracks.iter().map(|t| t.channel == 9).collect();
-        Ok(Self { model, opts, rng, mems, last, primer_bar, reference, groups, drums })
+        let chooser = Chooser::new(meta, opts.similarity);
+        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser })
     }
 
     /// Samples the next bar: per track, its tokens at the finest stage's resolution. Draws
@@ -160,58 +158,12 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
                 firsts = bars.clone();
             }
         }
-        let keep = self.pick(&bars, &likelihood);
+        let keep = self.chooser.pick(&bars, &likelihood);
         for (s, hids) in hidden.into_iter().enumerate() {
             self.mems[s] = Some(hids.iter().map(|h| h.narrow(0, keep, 1)).collect::<Result<Vec<_>>>()?);
         }
         self.last = bars_tensor(&firsts[keep..=keep], &self.model.device)?;
         Ok(bars.swap_remove(keep))
-    }
-
-    /// The candidate to keep: the one whose match with the clip's bars is nearest the
-    /// similarity setting, less a bonus for harmony (the share of its steps whose pitch
-    /// classes fit one chord) and for the model's likelihood of it. A verbatim copy of a clip
-    /// bar (or a bar-long window of it) only when similarity is 1.
-    fn pick(&self, bars: &[Vec<Vec<u32>>], likelihood: &[f32]) -> usize {
-        if bars.len() == 1 {
-            return 0;
-        }
-        let target = self.opts.similarity.clamp(0.0, 1.0) as f64;
-        let cost = |(bar, &ll): (&Vec<Vec<u32>>, &f32)| {
-            let groups: Vec<Vec<Group>> = bar
-                .iter()
-                .map(|t| t.iter().map(|&tok| self.groups.get(tok as usize).copied().unwrap_or(0)).collect())
-                .collect();
-            let matched = bar_match(&groups, &self.reference);
-            let copy = if matched >= 1.0 && target < 1.0 { 1.0 } else { 0.0 };
-            let tokens = bar.iter().map(Vec::len).sum::<usize>().max(1) as f64;
-            (matched - target).abs() + copy - 0.5 * self.harmony(&groups) - 0.05 * (ll as f64 / tokens)
-        };
-        let costs: Vec<f64> = bars.iter().zip(likelihood).map(cost).collect();
-        (0..costs.len()).min_by(|&a, &b| costs[a].total_cmp(&costs[b])).unwrap_or(0)
-    }
-
-    /// Share of a bar's steps sounding two or more pitch classes (drums aside) whose set fits
-    /// one chord; 1 where no step does.
-    fn harmony(&self, groups: &[Vec<Group>]) -> f64 {
-        let steps = groups.first().map_or(0, Vec::len);
-        let (mut fit, mut counted) = (0usize, 0usize);
-        for i in 0..steps {
-            let pcs = groups
-                .iter()
-                .zip(&self.drums)
-                .filter(|(_, &drum)| !drum)
-                .fold(0u16, |m, (t, _)| m | pitch_class_set(t[i]));
-            if pcs.count_ones() >= 2 {
-                counted += 1;
-                fit += fits_a_chord(pcs) as usize;
-            }
-        }
-        if counted == 0 {
-            1.0
-        } else {
-            fit as f64 / counted as f64
-        }
     }
 }
 
