@@ -15,9 +15,10 @@ use crate::model::{build_stage, Config, Preset, StageModel};
 use crate::pitch_group::{pitches, Dictionary, Group};
 use crate::pyramid::Resolution;
 
-/// Format tag and version in the metadata.
+/// Format tag and version in the metadata: version 2 added re-strikes to the dictionary;
+/// version 1 files (none) still load.
 const FORMAT: &str = "sintra-model";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// Everything in a model file besides the weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,6 +35,9 @@ pub struct ModelMeta {
     pub resolutions: Vec<Resolution>,
     /// The dictionary: pitches of each token's group.
     pub groups: Vec<Vec<u8>>,
+    /// Per token, the pitches of its group struck again while sounding (absent in version 1).
+    #[serde(default)]
+    pub restruck: Vec<Vec<u8>>,
     /// Per stage, per track: the tokens that track may produce.
     pub allowed: Vec<Vec<Vec<u32>>>,
     /// The clip the model learned (after bar selection).
@@ -61,6 +65,7 @@ impl ModelMeta {
             config,
             resolutions: stages.iter().map(|s| s.resolution).collect(),
             groups: dict.groups.iter().map(|&g| pitches(g).collect()).collect(),
+            restruck: dict.restruck.iter().map(|&g| pitches(g).collect()).collect(),
             allowed: stages.iter().map(|s| s.allowed.clone()).collect(),
             clip,
             bars,
@@ -70,8 +75,10 @@ impl ModelMeta {
 
     /// The dictionary as a lookup.
     pub fn dictionary(&self) -> Dictionary {
+        let group = |p: &Vec<u8>| p.iter().fold(0 as Group, |g, &p| g | (1 << (p & 127)));
         Dictionary::from_groups(
-            self.groups.iter().map(|p| p.iter().fold(0 as Group, |g, &p| g | (1 << (p & 127)))).collect(),
+            self.groups.iter().map(group).collect(),
+            self.restruck.iter().map(group).collect(),
         )
     }
 }
@@ -145,9 +152,9 @@ impl SintraModel {
         if meta.format != FORMAT {
             return Err(not_ours.into());
         }
-        if meta.version != VERSION {
+        if !(1..=VERSION).contains(&meta.version) {
             return Err(format!(
-                "model file version {} is not supported (this build reads {VERSION})",
+                "model file version {} is not supported (this build reads 1 to {VERSION})",
                 meta.version
             ));
         }
@@ -161,6 +168,9 @@ impl SintraModel {
         let tensors =
             candle_core::safetensors::load_buffer(bytes, device).map_err(|e| damaged(e.to_string()))?;
         let vocab = meta.groups.len();
+        if meta.restruck.len() > vocab {
+            return Err(damaged("more re-strikes than tokens in the dictionary".into()));
+        }
         let tracks = meta.clip.tracks.len();
         if meta.allowed.len() != meta.resolutions.len() || meta.allowed.iter().any(|a| a.len() != tracks) {
             return Err(damaged("stage vocabularies do not match the clip".into()));

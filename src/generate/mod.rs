@@ -256,7 +256,7 @@ pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) 
         .enumerate()
         .map(|(k, t)| {
             let tokens: Vec<u32> = bars.iter().flat_map(|b| b[k].iter().copied()).collect();
-            let new = decode(&dict, &tokens, None, &|step, pitch| dynamics.velocity(k, step, pitch));
+            let new = decode(&dict, &tokens, &|step, pitch| dynamics.velocity(k, step, pitch));
             let mut notes = if include_clip { t.notes.clone() } else { Vec::new() };
             notes.extend(new.into_iter().map(|n| crate::clip::Note {
                 start: n.start + offset,

@@ -2,8 +2,10 @@
 //! an interval, a single note or the empty set for a rest), indexed through a dictionary of the
 //! clip's distinct groups.
 //!
-//! Sounding sets cannot tell a held note from a repeated one, so each roll also keeps, beside
-//! the tokens, the pitches struck at each step and their velocity.
+//! Sounding sets alone cannot tell a held note from a repeated one (a hi-hat's sixteenths, a
+//! bass's repeated eighths), so a token also marks the pitches of its group struck again while
+//! already sounding: the model learns re-strikes and the decoder plays them. Each roll keeps
+//! every struck note's velocity besides.
 
 use std::collections::HashMap;
 
@@ -19,41 +21,54 @@ pub fn pitches(group: Group) -> impl Iterator<Item = u8> {
     (0..128u8).filter(move |&p| group & (1 << p) != 0)
 }
 
-/// The clip's distinct pitch groups; token `i` stands for `groups[i]`.
+/// The clip's distinct (pitch group, re-struck pitches) pairs; token `i` stands for
+/// `groups[i]` sounding with `restruck[i]` struck again.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dictionary {
-    /// Groups in order of first appearance (the rest, if present, is usually token 0).
+    /// Sounding groups in order of first appearance (the rest is token 0).
     pub groups: Vec<Group>,
+    /// Per token, the pitches of its group struck again at its step although they sounded at
+    /// the step before (a subset of the group; 0 for most tokens).
+    pub restruck: Vec<Group>,
     /// Reverse index.
     #[serde(skip)]
-    index: HashMap<Group, u32>,
+    index: HashMap<(Group, Group), u32>,
 }
 
 impl Dictionary {
-    /// Builds a dictionary from its groups (as stored in a model file).
-    pub fn from_groups(groups: Vec<Group>) -> Self {
-        let index = groups.iter().enumerate().map(|(i, &g)| (g, i as u32)).collect();
-        Self { groups, index }
+    /// Builds a dictionary from its groups and re-struck pitches (as stored in a model file;
+    /// missing re-strikes, as in files written before they existed, are none).
+    pub fn from_groups(groups: Vec<Group>, mut restruck: Vec<Group>) -> Self {
+        restruck.resize(groups.len(), 0);
+        let index =
+            groups.iter().zip(&restruck).enumerate().map(|(i, (&g, &r))| ((g, r), i as u32)).collect();
+        Self { groups, restruck, index }
     }
 
-    /// The token of `group`, adding it if new.
-    pub fn token(&mut self, group: Group) -> u32 {
+    /// The token of `group` sounding with `restruck` struck again, adding it if new.
+    pub fn token(&mut self, group: Group, restruck: Group) -> u32 {
         let next = self.groups.len() as u32;
-        let token = *self.index.entry(group).or_insert(next);
+        let token = *self.index.entry((group, restruck)).or_insert(next);
         if token == next {
             self.groups.push(group);
+            self.restruck.push(restruck);
         }
         token
     }
 
-    /// The token of `group` if the dictionary has it.
-    pub fn get(&self, group: Group) -> Option<u32> {
-        self.index.get(&group).copied()
+    /// The token of `group` with `restruck` if the dictionary has it.
+    pub fn get(&self, group: Group, restruck: Group) -> Option<u32> {
+        self.index.get(&(group, restruck)).copied()
     }
 
-    /// The group of a token.
+    /// The sounding group of a token.
     pub fn group(&self, token: u32) -> Group {
         self.groups[token as usize]
+    }
+
+    /// The pitches a token strikes again while they sound.
+    pub fn restruck(&self, token: u32) -> Group {
+        self.restruck[token as usize]
     }
 
     /// Number of tokens.
@@ -70,10 +85,8 @@ impl Dictionary {
 /// One track at 16th resolution: the token per step and what a round trip needs besides.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Roll {
-    /// Pitch-group token per step.
+    /// Token per step: the sounding group and its re-struck pitches.
     pub tokens: Vec<u32>,
-    /// Pitches struck at each step; marks a re-strike of a pitch that was already sounding.
-    pub onsets: Vec<Group>,
     /// The (pitch, velocity) of each note struck at each step: a kick and a hat struck
     /// together keep their own velocities.
     pub velocities: Vec<Vec<(u8, u8)>>,
@@ -99,7 +112,7 @@ pub fn encode(clip: &Clip) -> Encoded {
 pub fn encode_bars(clip: &Clip, bars: u32) -> Encoded {
     let steps = (bars * clip.meta.steps_per_bar()) as usize;
     let mut dict = Dictionary::default();
-    dict.token(0); // The rest is token 0.
+    dict.token(0, 0); // The rest is token 0.
     let rolls = clip.tracks.iter().map(|t| encode_track(t, steps, &mut dict)).collect();
     Encoded { dict, rolls, steps }
 }
@@ -120,26 +133,27 @@ fn encode_track(track: &Track, steps: usize, dict: &mut Dictionary) -> Roll {
         onsets[at] |= bit;
         velocities[at].push((n.pitch, n.velocity));
     }
-    let tokens = sounding.iter().map(|&g| dict.token(g)).collect();
-    Roll { tokens, onsets, velocities }
+    // A pitch struck while it sounded at the step before is a re-strike (at step 0 nothing did).
+    let tokens = (0..steps)
+        .map(|s| {
+            let before = if s == 0 { 0 } else { sounding[s - 1] };
+            dict.token(sounding[s], onsets[s] & before & sounding[s])
+        })
+        .collect();
+    Roll { tokens, velocities }
 }
 
 /// Turns a token sequence back into notes.
 ///
-/// A note starts where its pitch starts sounding or is marked as struck in `onsets` (if given),
+/// A note starts where its pitch starts sounding or is struck again (the token's re-strikes),
 /// and lasts while the pitch sounds; `velocity(step, pitch)` gives its velocity.
-pub fn decode(
-    dict: &Dictionary,
-    tokens: &[u32],
-    onsets: Option<&[Group]>,
-    velocity: &dyn Fn(usize, u8) -> u8,
-) -> Vec<Note> {
+pub fn decode(dict: &Dictionary, tokens: &[u32], velocity: &dyn Fn(usize, u8) -> u8) -> Vec<Note> {
     let mut notes = Vec::new();
     let mut open: [Option<usize>; 128] = [None; 128];
     let mut prev: Group = 0;
     for step in 0..=tokens.len() {
         let now = tokens.get(step).map_or(0, |&t| dict.group(t));
-        let struck = onsets.and_then(|o| o.get(step)).copied().unwrap_or(0);
+        let struck = tokens.get(step).map_or(0, |&t| dict.restruck(t));
         let ending = prev & !now | prev & now & struck;
         let starting = now & !prev | prev & now & struck;
         for p in pitches(ending) {
@@ -165,7 +179,7 @@ pub fn decode_clip(enc: &Encoded, template: &Clip) -> Clip {
         .iter()
         .zip(&enc.rolls)
         .map(|(t, roll)| Track {
-            notes: decode(&enc.dict, &roll.tokens, Some(&roll.onsets), &|step, pitch| {
+            notes: decode(&enc.dict, &roll.tokens, &|step, pitch| {
                 let struck = roll.velocities.get(step).and_then(|v| v.iter().find(|&&(p, _)| p == pitch));
                 struck.map_or_else(|| t.mean_velocity(), |&(_, v)| v)
             }),
@@ -199,14 +213,39 @@ mod tests {
     fn repeated_note_survives_round_trip() {
         let notes = vec![n(60, 0, 4), n(60, 4, 8), n(60, 8, 9)];
         let c = clip(notes.clone());
-        let back = decode_clip(&encode(&c), &c);
-        assert_eq!(back.tracks[0].notes, notes);
-        // Without onsets the repeats merge into one held note, as in the paper.
         let enc = encode(&c);
-        assert_eq!(
-            decode(&enc.dict, &enc.rolls[0].tokens, None, &|_, _| 64),
-            vec![Note { velocity: 64, ..n(60, 0, 9) }]
-        );
+        assert_eq!(decode_clip(&enc, &c).tracks[0].notes, notes);
+        // The re-strikes are in the tokens themselves: a held note and a repeated one differ.
+        let t = &enc.rolls[0].tokens;
+        assert_eq!((enc.dict.group(t[3]), enc.dict.group(t[4])), (1 << 60, 1 << 60));
+        assert_ne!(t[3], t[4]);
+        assert_eq!((enc.dict.restruck(t[3]), enc.dict.restruck(t[4])), (0, 1 << 60));
+        assert_eq!(t[4], t[8]);
+        assert_eq!(decode(&enc.dict, t, &|_, _| 80), notes);
+    }
+
+    #[test]
+    fn chord_with_one_voice_restruck() {
+        // A held C under an E struck on every 8th: only E is re-struck; the first strike of a
+        // pitch (after a rest) is no re-strike.
+        let notes = vec![n(60, 0, 8), n(64, 0, 2), n(64, 2, 4), n(64, 4, 6), n(64, 6, 8), n(64, 9, 10)];
+        let c = clip(notes.clone());
+        let enc = encode(&c);
+        let t = &enc.rolls[0].tokens;
+        let restruck: Vec<Group> = t[..10].iter().map(|&x| enc.dict.restruck(x)).collect();
+        let e = 1 << 64;
+        assert_eq!(restruck, vec![0, 0, e, 0, e, 0, e, 0, 0, 0]);
+        assert_eq!(enc.dict.len(), 4); // rest, C+E, C+E with E again, E
+        assert_eq!(decode(&enc.dict, t, &|_, _| 80), notes);
+    }
+
+    #[test]
+    fn dictionary_from_stored_groups() {
+        // Model files from before re-strikes store no re-strikes: every token has none.
+        let d = Dictionary::from_groups(vec![0, 1 << 60], Vec::new());
+        assert_eq!((d.restruck(1), d.get(1 << 60, 0)), (0, Some(1)));
+        let d = Dictionary::from_groups(vec![0, 1 << 60, 1 << 60], vec![0, 0, 1 << 60]);
+        assert_eq!(d.get(1 << 60, 1 << 60), Some(2));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use crate::scheduler::PlayNote;
 pub struct BarDecoder {
     /// Pitches of each token.
     groups: Vec<u128>,
+    /// Pitches each token strikes again while they sound.
+    restruck: Vec<u128>,
     /// Per track: its MIDI channel.
     channels: Vec<u8>,
     /// Velocities shaped like the clip's.
@@ -27,6 +29,7 @@ impl BarDecoder {
         let clip = &model.meta.clip;
         Self {
             groups: dict.groups.clone(),
+            restruck: dict.restruck.clone(),
             channels: clip.tracks.iter().map(|t| t.channel).collect(),
             dynamics: Dynamics::new(clip),
             open: vec![[None; 128]; clip.tracks.len()],
@@ -51,12 +54,19 @@ impl BarDecoder {
             for (i, &tok) in tokens.iter().enumerate() {
                 let step = self.step + i as u32;
                 let now = self.groups.get(tok as usize).copied().unwrap_or(0);
+                let again = self.restruck.get(tok as usize).copied().unwrap_or(0);
                 for p in 0..128u8 {
                     let sounding = now & (1 << p) != 0;
-                    match (self.open[k][p as usize], sounding) {
-                        (None, true) => self.open[k][p as usize] = Some(step),
+                    let open = &mut self.open[k][p as usize];
+                    match (*open, sounding) {
+                        (None, true) => *open = Some(step),
                         (Some(start), false) => {
-                            self.open[k][p as usize] = None;
+                            *open = None;
+                            notes.push(note(start, step, channel, p, velocity(start, p)));
+                        }
+                        // Struck again: the sounding note ends where the new one starts.
+                        (Some(start), true) if again & (1 << p) != 0 => {
+                            *open = Some(step);
                             notes.push(note(start, step, channel, p, velocity(start, p)));
                         }
                         _ => {}
@@ -80,4 +90,51 @@ impl BarDecoder {
 
 fn note(start: u32, end: u32, channel: u8, key: u8, velocity: u8) -> PlayNote {
     PlayNote { start: start as f64 / 4.0, end: end as f64 / 4.0, channel, key, velocity }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use candle_core::Device;
+    use sintra_core::model::Preset;
+    use sintra_core::pitch_group::encode_bars;
+    use sintra_core::train::{train, TrainOptions};
+
+    use super::*;
+
+    #[test]
+    fn streams_the_clips_own_bars_back_with_their_repeated_notes() {
+        // The groove's hats, bass eighths and stabs are re-struck notes: decoded bar by bar,
+        // the clip's own tokens give back every note, also those held across a bar line.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/midi/groove_am_drums_bass_chords_lead_4track_ts44.mid");
+        let clip = sintra_core::read_clip(&path).unwrap().select_bars(1, 4).unwrap();
+        let opts = TrainOptions {
+            preset: Preset::Tiny,
+            config: Preset::Tiny.config(),
+            max_epochs: 1,
+            ..Default::default()
+        };
+        let (model, _) = train(&clip, 4, &opts, &Device::Cpu, &AtomicBool::new(false), &mut |_| {}).unwrap();
+        let enc = encode_bars(&model.meta.clip, 4);
+        let mut decoder = BarDecoder::new(&model);
+        let mut played = Vec::new();
+        for b in 0..4 {
+            let bar: Vec<Vec<u32>> =
+                enc.rolls.iter().map(|r| r.tokens[b * 16..(b + 1) * 16].to_vec()).collect();
+            played.extend(decoder.bar(&bar, b == 3));
+        }
+        let key = |n: &PlayNote| (n.channel, n.key, (n.start * 4.0) as u32, (n.end * 4.0) as u32);
+        let mut got: Vec<_> = played.iter().map(key).collect();
+        let mut want: Vec<_> = clip
+            .tracks
+            .iter()
+            .flat_map(|t| t.notes.iter().map(move |n| (t.channel, n.pitch, n.start, n.end)))
+            .collect();
+        got.sort();
+        want.sort();
+        assert!(want.len() > 100, "{} notes", want.len());
+        assert_eq!(got, want);
+    }
 }
