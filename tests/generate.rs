@@ -132,19 +132,23 @@ fn generated_midi_keeps_the_clip_meta() {
 
 #[test]
 fn similarity_moves_the_bars_along_their_match_with_the_clip() {
-    // A small model of 8 real bars: over five settings, the mean best match of the kept bars
-    // with the clip's bars never falls and rises from end to end; at 1, copies are allowed.
-    let m = trained(Preset::Tiny, 120);
+    // A model of 8 real bars: over five settings, the mean best match of the kept bars with
+    // the clip's bars rises from end to end and never falls by more than sampling noise (the
+    // lowest settings meet at the floor below which no candidate keeps its harmony); at 1,
+    // copies are allowed.
+    let m = trained(Preset::Default, 400);
+    let seeds = 6;
     let matched = |similarity: f32| {
         let mut sum = 0.0;
-        for seed in 0..3 {
+        for seed in 0..seeds {
             let opts = GenerateOptions { seed, similarity, candidates: 8, ..Default::default() };
             let bars = generate(&m, &opts, 8, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
             sum += sintra_core::eval::compare(&m.meta.clip, &to_clip(&m, &bars, false)).bar_match;
         }
-        sum / 3.0
+        sum / seeds as f64
     };
     let figures: Vec<f64> = [0.0, 0.25, 0.5, 0.75, 1.0].into_iter().map(matched).collect();
-    assert!(figures.windows(2).all(|w| w[1] >= w[0] - 1e-9), "{figures:?}");
+    assert!(figures.windows(2).all(|w| w[1] >= w[0] - 0.02), "{figures:?}");
     assert!(figures[4] > figures[0] + 0.1, "{figures:?}");
+    assert!(figures[3] > figures[1] + 0.05, "{figures:?}");
 }

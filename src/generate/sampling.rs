@@ -15,6 +15,14 @@ pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
     p
 }
 
+/// The log-probability of `index` under the logits at temperature 1, without building the
+/// distribution.
+pub fn log_softmax_at(logits: &[f32], index: usize) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
+    logits[index] - max - sum.ln()
+}
+
 /// The nucleus of `probs` for `p`: (index, renormalised probability), most likely first.
 pub fn nucleus(probs: &[f32], p: f32) -> Vec<(usize, f32)> {
     let mut order: Vec<usize> = (0..probs.len()).filter(|&i| probs[i] > 0.0).collect();
@@ -103,6 +111,14 @@ mod tests {
         let ones = d.iter().filter(|&&i| i == 1).count() as f32 / d.len() as f32;
         assert!(d.iter().all(|&i| i == 1 || i == 3));
         assert!((ones - 0.625).abs() < 0.04, "{ones}");
+    }
+
+    #[test]
+    fn log_probability_matches_the_softmax() {
+        let l = [2.0, 1.0, -1e9, 0.5];
+        for i in [0, 1, 3] {
+            assert!((log_softmax_at(&l, i) - softmax(&l, 1.0)[i].ln()).abs() < 1e-5);
+        }
     }
 
     #[test]
