@@ -4,6 +4,7 @@
 //! the first while the rest are sampled.
 
 mod candidates;
+mod rhythm;
 pub mod sampling;
 pub mod velocity;
 
@@ -19,6 +20,7 @@ use crate::model_file::SintraModel;
 use crate::pitch_group::{decode, encode_bars};
 use crate::train::{bars_at, upsample_bars};
 use candidates::Chooser;
+use rhythm::Rhythm;
 use sampling::{log_softmax_at, sample_top_p, softmax};
 
 /// Where generation starts.
@@ -93,6 +95,8 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     pub primer_bar: usize,
     /// Keeps one of the candidate bars.
     chooser: Chooser,
+    /// Where in the bar each track may start notes at the finest stage.
+    rhythm: Rhythm,
 }
 
 impl<M: Deref<Target = SintraModel>> Generator<M> {
@@ -136,7 +140,8 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
         }
         let last = last.expect("a model has stages");
         let chooser = Chooser::new(meta, opts.similarity);
-        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser })
+        let rhythm = Rhythm::new(&enc, meta.clip.meta.steps_per_bar() as usize);
+        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm })
     }
 
     /// Samples the next bar: per track, its tokens at the finest stage's resolution. Draws
@@ -176,7 +181,8 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
                     }
                 })
                 .collect();
-            bars = sample(&logits, p, &temps, &mut self.rng, &mut likelihood)?;
+            let rhythm = (stage.resolution.stride() == 1).then_some(&self.rhythm);
+            bars = sample(&logits, p, &temps, rhythm, &mut self.rng, &mut likelihood)?;
             if s == 0 {
                 firsts = bars.clone();
             }
@@ -191,12 +197,14 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
 }
 
 /// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]`,
-/// candidate `c` at temperature `temperatures[c]`, adding each sampled token's
-/// log-probability under the model (temperature 1) to its candidate's `likelihood`.
+/// candidate `c` at temperature `temperatures[c]`, within the clip's `rhythm` where given,
+/// adding each sampled token's log-probability under the model (temperature 1) to its
+/// candidate's `likelihood`.
 fn sample(
     logits: &Tensor,
     p: f32,
     temperatures: &[f32],
+    rhythm: Option<&Rhythm>,
     rng: &mut Rng,
     likelihood: &mut [f32],
 ) -> Result<Vec<Vec<Vec<u32>>>> {
@@ -206,10 +214,14 @@ fn sample(
     let mut bars = Vec::with_capacity(candidates);
     for (ll, &temperature) in likelihood.iter_mut().zip(temperatures).take(candidates) {
         let mut bar = Vec::with_capacity(tracks);
-        for _ in 0..tracks {
-            let mut track = Vec::with_capacity(steps);
-            for l in rows.by_ref().take(steps) {
-                let tok = sample_top_p(&softmax(l, temperature), p, rng);
+        for k in 0..tracks {
+            let mut track: Vec<u32> = Vec::with_capacity(steps);
+            for (i, l) in rows.by_ref().take(steps).enumerate() {
+                let mut probs = softmax(l, temperature);
+                if let (Some(r), Some(&prev)) = (rhythm, track.last()) {
+                    r.restrict(k, i, prev, &mut probs);
+                }
+                let tok = sample_top_p(&probs, p, rng);
                 *ll += log_softmax_at(l, tok);
                 track.push(tok as u32);
             }
