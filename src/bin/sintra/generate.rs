@@ -27,7 +27,7 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 0.5)]
     pub similarity: f32,
     /// Candidate bars drawn for each bar (1: keep the first, as without candidates).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     pub candidates: usize,
 }
 
