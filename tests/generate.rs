@@ -152,3 +152,19 @@ fn similarity_moves_the_bars_along_their_match_with_the_clip() {
     assert!(figures[4] > figures[0] + 0.1, "{figures:?}");
     assert!(figures[3] > figures[1] + 0.05, "{figures:?}");
 }
+
+#[test]
+fn a_model_saved_before_re_strikes_still_generates() {
+    // A version-1 file (made by the 2026-12-01 morning build: the groove's bars 1-2, tiny
+    // preset), as a saved plugin project may hold one. Its dictionary has no re-strike tokens,
+    // so the clip must be tokenised with the model's own dictionary, not a fresh one.
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/groove-bars1-2-tiny-v1.sintra");
+    let m = SintraModel::load(&path, &Device::Cpu).unwrap();
+    assert_eq!(m.meta.version, 1);
+    assert!(m.meta.dictionary().restruck.iter().all(|&r| r == 0));
+    let bars = run(&m, 0, 4);
+    let clip = to_clip(&m, &bars, false);
+    assert_eq!(clip.bars(), 4);
+    assert!(clip.tracks.iter().map(|t| t.notes.len()).sum::<usize>() > 0);
+}
