@@ -4,7 +4,7 @@
 
 use crate::eval::{bar_match, fits_a_chord, pitch_class_set, ReferenceBars};
 use crate::model_file::ModelMeta;
-use crate::pitch_group::{encode, Dictionary, Group};
+use crate::pitch_group::{Dictionary, Encoded, Group};
 
 /// Weight of harmony (the share of a bar's steps that fit one chord) against the match's
 /// distance from the setting: measured on the chorales and the quartet, 1 keeps harmony
@@ -30,12 +30,13 @@ pub struct Chooser {
 }
 
 impl Chooser {
-    pub fn new(meta: &ModelMeta, similarity: f32) -> Self {
+    /// The choice for the model of `meta`, whose clip is `enc` (tokenised with its dictionary).
+    pub fn new(meta: &ModelMeta, enc: &Encoded, similarity: f32) -> Self {
         Self {
             similarity: similarity.clamp(0.0, 1.0) as f64,
             reference: ReferenceBars::new(&meta.clip),
-            dict: meta.dictionary(),
-            onsets_per_bar: clip_onsets_per_bar(meta),
+            dict: enc.dict.clone(),
+            onsets_per_bar: clip_onsets_per_bar(enc, meta.clip.meta.steps_per_bar() as usize),
             drums: meta.clip.tracks.iter().map(|t| t.channel == 9).collect(),
         }
     }
@@ -103,21 +104,16 @@ fn onsets(dict: &Dictionary, bar: &[Vec<u32>]) -> usize {
     for track in bar {
         let mut prev: Group = 0;
         for &tok in track {
-            let (now, again) = (
-                dict.groups.get(tok as usize).copied().unwrap_or(0),
-                dict.restruck.get(tok as usize).copied().unwrap_or(0),
-            );
-            count += (now & !prev | now & again).count_ones() as usize;
-            prev = now;
+            count += dict.starts(prev, tok).count_ones() as usize;
+            prev = dict.group(tok);
         }
     }
     count
 }
 
-/// The clip's mean onsets per bar, counted as [`onsets`] counts a candidate's.
-fn clip_onsets_per_bar(meta: &ModelMeta) -> f64 {
-    let enc = encode(&meta.clip);
-    let spb = meta.clip.meta.steps_per_bar() as usize;
+/// The mean onsets per bar of the clip `enc` (`spb` steps a bar), counted as [`onsets`]
+/// counts a candidate's.
+fn clip_onsets_per_bar(enc: &Encoded, spb: usize) -> f64 {
     let bars = enc.steps / spb.max(1);
     if bars == 0 {
         return 0.0;

@@ -17,7 +17,7 @@ use rand::{Rng as _, SeedableRng};
 use crate::clip::{Clip, Track};
 use crate::model::layers::Rng;
 use crate::model_file::SintraModel;
-use crate::pitch_group::{decode, encode_bars};
+use crate::pitch_group::{decode, encode_with};
 use crate::train::{bars_at, upsample_bars};
 use candidates::Chooser;
 use rhythm::Rhythm;
@@ -111,7 +111,7 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             Primer::LastBar => bars - 1,
             Primer::RandomBar => rng.random_range(0..bars),
         };
-        let enc = encode_bars(&meta.clip, meta.bars);
+        let enc = encode_with(&meta.clip, meta.bars, &meta.dictionary());
         let dev = &model.device;
         let real = |stride: usize| bars_at(&enc, bars, stride, dev);
         let mut mems = Vec::new();
@@ -141,7 +141,7 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             });
         }
         let last = last.expect("a model has stages");
-        let chooser = Chooser::new(meta, opts.similarity);
+        let chooser = Chooser::new(meta, &enc, opts.similarity);
         let rhythm = Rhythm::new(&enc, meta.clip.meta.steps_per_bar() as usize);
         Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm })
     }

@@ -3,23 +3,21 @@
 //! places the clip never strikes (one-16th blips on odd 16ths in a chorale or a reel); here a
 //! track starts or re-strikes notes only at positions of the bar where the clip's track does.
 
-use crate::pitch_group::{Encoded, Group};
+use crate::pitch_group::{Dictionary, Encoded};
 
 /// Per track, the positions in the bar where the clip starts notes, and the dictionary to tell
 /// whether a token starts one.
 pub struct Rhythm {
     /// `[track][position in bar]`: whether the clip's track starts a note there in some bar.
     onsets: Vec<Vec<bool>>,
-    /// Pitches of each token.
-    groups: Vec<Group>,
-    /// Pitches each token strikes again.
-    restruck: Vec<Group>,
+    /// The model's dictionary.
+    dict: Dictionary,
 }
 
 impl Rhythm {
     /// The grid of the encoded clip, `spb` steps a bar.
     pub fn new(enc: &Encoded, spb: usize) -> Self {
-        let (groups, restruck) = (enc.dict.groups.clone(), enc.dict.restruck.clone());
+        let dict = enc.dict.clone();
         let onsets = enc
             .rolls
             .iter()
@@ -28,16 +26,13 @@ impl Rhythm {
                 let mut at = vec![false; n];
                 let mut prev = 0;
                 for (s, &tok) in roll.tokens.iter().enumerate() {
-                    let now = groups[tok as usize];
-                    if now & !prev | restruck[tok as usize] != 0 {
-                        at[s % n] = true;
-                    }
-                    prev = now;
+                    at[s % n] |= dict.starts(prev, tok) != 0;
+                    prev = dict.group(tok);
                 }
                 at
             })
             .collect();
-        Self { onsets, groups, restruck }
+        Self { onsets, dict }
     }
 
     /// At a position where track `k` of the clip starts no note, takes the probability of
@@ -45,11 +40,8 @@ impl Rhythm {
     /// renormalises; leaves `probs` as they are where that would leave nothing.
     pub fn restrict(&self, k: usize, position: usize, prev: u32, probs: &mut [f32]) {
         let Some(&false) = self.onsets.get(k).and_then(|t| t.get(position)) else { return };
-        let before = self.groups.get(prev as usize).copied().unwrap_or(0);
-        let starts = |tok: usize| {
-            self.groups.get(tok).is_some_and(|&g| g & !before != 0)
-                || self.restruck.get(tok).is_some_and(|&r| r != 0)
-        };
+        let before = self.dict.group(prev);
+        let starts = |tok: usize| self.dict.starts(before, tok as u32) != 0;
         let kept: f32 = probs.iter().enumerate().filter(|&(t, _)| !starts(t)).map(|(_, &q)| q).sum();
         if kept <= 0.0 {
             return;
@@ -64,7 +56,7 @@ impl Rhythm {
 mod tests {
     use super::*;
     use crate::clip::{Clip, Note};
-    use crate::pitch_group::encode;
+    use crate::pitch_group::{encode, Group};
 
     #[test]
     fn a_track_starts_notes_only_where_the_clip_does() {

@@ -71,6 +71,13 @@ impl Dictionary {
         self.restruck[token as usize]
     }
 
+    /// The pitches `token` starts after a step sounding `before`: those new to it and those
+    /// struck again.
+    pub fn starts(&self, before: Group, token: u32) -> Group {
+        let now = self.group(token);
+        now & !before | now & self.restruck(token)
+    }
+
     /// Number of tokens.
     pub fn len(&self) -> usize {
         self.groups.len()
@@ -110,14 +117,30 @@ pub fn encode(clip: &Clip) -> Encoded {
 
 /// Encodes every track of `clip` over `bars` bars from step 0 (notes beyond are cut).
 pub fn encode_bars(clip: &Clip, bars: u32) -> Encoded {
-    let steps = (bars * clip.meta.steps_per_bar()) as usize;
     let mut dict = Dictionary::default();
     dict.token(0, 0); // The rest is token 0.
-    let rolls = clip.tracks.iter().map(|t| encode_track(t, steps, &mut dict)).collect();
+    let (rolls, steps) = encode_rolls(clip, bars, &mut |group, restruck| dict.token(group, restruck));
     Encoded { dict, rolls, steps }
 }
 
-fn encode_track(track: &Track, steps: usize, dict: &mut Dictionary) -> Roll {
+/// Encodes `clip` (a model's own) over `bars` bars with the model's dictionary `dict`: a
+/// dictionary stored before re-strikes existed has none, and its tokens stand for the
+/// sounding groups alone.
+pub fn encode_with(clip: &Clip, bars: u32, dict: &Dictionary) -> Encoded {
+    let (rolls, steps) = encode_rolls(clip, bars, &mut |group, restruck| {
+        dict.get(group, restruck).or_else(|| dict.get(group, 0)).unwrap_or(0)
+    });
+    Encoded { dict: dict.clone(), rolls, steps }
+}
+
+/// The rolls of every track over `bars` bars, each (group, re-struck pitches) made a token by
+/// `token`; and their length in steps.
+fn encode_rolls(clip: &Clip, bars: u32, token: &mut dyn FnMut(Group, Group) -> u32) -> (Vec<Roll>, usize) {
+    let steps = (bars * clip.meta.steps_per_bar()) as usize;
+    (clip.tracks.iter().map(|t| encode_track(t, steps, token)).collect(), steps)
+}
+
+fn encode_track(track: &Track, steps: usize, token: &mut dyn FnMut(Group, Group) -> u32) -> Roll {
     let mut sounding = vec![0 as Group; steps];
     let mut onsets = vec![0 as Group; steps];
     let mut velocities = vec![Vec::new(); steps];
@@ -137,7 +160,7 @@ fn encode_track(track: &Track, steps: usize, dict: &mut Dictionary) -> Roll {
     let tokens = (0..steps)
         .map(|s| {
             let before = if s == 0 { 0 } else { sounding[s - 1] };
-            dict.token(sounding[s], onsets[s] & before & sounding[s])
+            token(sounding[s], onsets[s] & before & sounding[s])
         })
         .collect();
     Roll { tokens, velocities }
@@ -153,9 +176,8 @@ pub fn decode(dict: &Dictionary, tokens: &[u32], velocity: &dyn Fn(usize, u8) ->
     let mut prev: Group = 0;
     for step in 0..=tokens.len() {
         let now = tokens.get(step).map_or(0, |&t| dict.group(t));
-        let struck = tokens.get(step).map_or(0, |&t| dict.restruck(t));
-        let ending = prev & !now | prev & now & struck;
-        let starting = now & !prev | prev & now & struck;
+        let starting = tokens.get(step).map_or(0, |&t| dict.starts(prev, t));
+        let ending = prev & !now | prev & starting;
         for p in pitches(ending) {
             if let Some(i) = open[p as usize].take() {
                 notes[i] = Note { end: step as u32, ..notes[i] };
