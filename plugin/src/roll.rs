@@ -165,14 +165,7 @@ mod tests {
 
     /// One 4/4 bar: track 0 plays C4 on beat 1, track 1 (channel 5) G3 on beats 3-4.
     fn clip() -> Clip {
-        let meta = Meta {
-            title: "t".into(),
-            ticks_per_quarter: 480,
-            us_per_quarter: 500_000,
-            time_sig: TimeSig { num: 4, den: 4 },
-            key_sig: None,
-            pickup: None,
-        };
+        let meta = Meta::made("t", 500_000, TimeSig { num: 4, den: 4 });
         let track = |channel, pitch, start, end| Track {
             name: format!("t{channel}"),
             channel,

@@ -97,6 +97,19 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// The meta of a clip made in code rather than read (a capture, a test): 480 ticks a
+    /// quarter, no key signature, no pickup.
+    pub fn made(title: &str, us_per_quarter: u32, time_sig: TimeSig) -> Self {
+        Self {
+            title: title.into(),
+            ticks_per_quarter: 480,
+            us_per_quarter,
+            time_sig,
+            key_sig: None,
+            pickup: None,
+        }
+    }
+
     /// Tempo in beats (quarter notes) per minute.
     pub fn tempo_bpm(&self) -> f64 {
         60_000_000.0 / self.us_per_quarter as f64
@@ -228,14 +241,7 @@ impl Clip {
 impl Clip {
     /// A one-track 4/4 clip at 120 BPM, for tests.
     pub fn one_track(notes: Vec<Note>) -> Clip {
-        let meta = Meta {
-            title: "t".into(),
-            ticks_per_quarter: 480,
-            us_per_quarter: 500_000,
-            time_sig: TimeSig { num: 4, den: 4 },
-            key_sig: None,
-            pickup: None,
-        };
+        let meta = Meta::made("t", 500_000, TimeSig { num: 4, den: 4 });
         Clip { meta, tracks: vec![Track { name: "a".into(), channel: 0, program: 0, notes }] }
     }
 }

@@ -62,14 +62,7 @@ pub fn clip_from_capture(msgs: &[CaptureMsg]) -> Result<Clip, String> {
     if tracks.is_empty() {
         return Err("the capture has no notes".into());
     }
-    let meta = Meta {
-        title: "SinTra capture".into(),
-        ticks_per_quarter: 480,
-        us_per_quarter: (60_000_000.0 / tempo.max(1.0)).round() as u32,
-        time_sig,
-        key_sig: None,
-        pickup: None,
-    };
+    let meta = Meta::made("SinTra capture", (60_000_000.0 / tempo.max(1.0)).round() as u32, time_sig);
     Ok(Clip { meta, tracks })
 }
 
