@@ -15,7 +15,9 @@ use candle_core::{Device, Result, Tensor};
 use rand::{Rng as _, SeedableRng};
 
 use crate::clip::{Clip, Track};
+use crate::model::attention::KeyValues;
 use crate::model::layers::Rng;
+use crate::model::StageModel;
 use crate::model_file::SintraModel;
 use crate::pitch_group::{decode, encode_with};
 use crate::train::{bars_at, upsample_bars};
@@ -89,8 +91,8 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     opts: GenerateOptions,
     /// Sampling stream.
     rng: Rng,
-    /// Per stage, the memory for its next input (the layer inputs of the bar before).
-    mems: Vec<Option<Vec<Tensor>>>,
+    /// Per stage, the memory for its next input (each layer's keys and values of the bar before).
+    mems: Vec<Option<Vec<KeyValues>>>,
     /// The last bar at the first stage's resolution, `[1, tracks, tokens]`.
     last: Tensor,
     /// The clip bar generation started from (0-based).
@@ -136,8 +138,8 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             mems.push(if upto == 0 {
                 None
             } else {
-                let (_, hids) = stage.model.forward(&inputs.narrow(0, 0, upto)?, None, None)?;
-                Some(hids.iter().map(|h| h.narrow(0, upto - 1, 1)).collect::<Result<Vec<_>>>()?)
+                let (_, kvs) = stage.model.forward(&inputs.narrow(0, 0, upto)?, None, None)?;
+                Some(kvs.iter().map(|kv| kv.bar(upto - 1)).collect::<Result<Vec<_>>>()?)
             });
         }
         let last = last.expect("a model has stages");
@@ -151,27 +153,25 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
     /// stages' memories go on from the kept one.
     pub fn next_bar(&mut self) -> Result<Vec<Vec<u32>>> {
         let k = self.opts.candidates.max(1);
-        let repeat = |t: &Tensor| {
-            let mut dims = vec![1; t.rank()];
-            dims[0] = k;
-            t.repeat(dims)
-        };
-        let mut input = repeat(&self.last)?;
+        let dev = &self.model.device;
         let mut bars: Vec<Vec<Vec<u32>>> = Vec::new();
         let mut firsts = Vec::new();
-        let mut hidden = Vec::new();
+        let mut memories = Vec::new();
         let mut likelihood = vec![0f32; k];
         for (s, stage) in self.model.stages.iter().enumerate() {
-            if s > 0 {
+            // Candidates with the same input get the same logits: each distinct input runs
+            // once (all of them at the first stage, whose input is the last bar).
+            let (input, which) = if s == 0 {
+                (self.last.clone(), vec![0; k])
+            } else {
                 let factor = self.model.stages[s - 1].resolution.stride() / stage.resolution.stride();
-                input = upsample_bars(&bars_tensor(&bars, &self.model.device)?, factor)?;
-            }
-            let mems = match &self.mems[s] {
-                Some(m) => Some(m.iter().map(&repeat).collect::<Result<Vec<_>>>()?),
-                None => None,
+                let (distinct, which) = distinct_bars(&bars);
+                (upsample_bars(&bars_tensor(&distinct, dev)?, factor)?, which)
             };
-            let (logits, hids) = stage.model.forward(&input, mems.as_deref(), None)?;
-            hidden.push(hids);
+            let (logits, kvs) = forward_halves(&stage.model, &input, self.mems[s].as_deref())?;
+            let index = Tensor::from_iter(which.iter().map(|&i| i as u32), dev)?;
+            let logits = logits.index_select(&index, 0)?;
+            memories.push((kvs, which));
             let p = self.opts.top_p.get(s).copied().unwrap_or(0.0);
             let t = self.opts.temperature;
             let temps: Vec<f32> = (0..k)
@@ -190,12 +190,51 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             }
         }
         let keep = self.chooser.pick(&bars, &likelihood);
-        for (s, hids) in hidden.into_iter().enumerate() {
-            self.mems[s] = Some(hids.iter().map(|h| h.narrow(0, keep, 1)).collect::<Result<Vec<_>>>()?);
+        for (s, (kvs, which)) in memories.into_iter().enumerate() {
+            self.mems[s] = Some(kvs.iter().map(|kv| kv.bar(which[keep])).collect::<Result<Vec<_>>>()?);
         }
-        self.last = bars_tensor(&firsts[keep..=keep], &self.model.device)?;
+        self.last = bars_tensor(&firsts[keep..=keep], dev)?;
         Ok(bars.swap_remove(keep))
     }
+}
+
+/// The distinct bars among `bars`, in order of first appearance, and which of them each is.
+fn distinct_bars(bars: &[Vec<Vec<u32>>]) -> (Vec<Vec<Vec<u32>>>, Vec<usize>) {
+    let mut distinct: Vec<Vec<Vec<u32>>> = Vec::new();
+    let which = bars
+        .iter()
+        .map(|bar| match distinct.iter().position(|d| d == bar) {
+            Some(i) => i,
+            None => {
+                distinct.push(bar.clone());
+                distinct.len() - 1
+            }
+        })
+        .collect();
+    (distinct, which)
+}
+
+/// A stage's forward pass over the candidates as two halves, on two threads where the rayon
+/// pool it runs in has them: each product is too small to gain from splitting (see
+/// `generate`), the candidates are independent. The same halves on any pool: the same bars.
+fn forward_halves(
+    model: &StageModel,
+    input: &Tensor,
+    mems: Option<&[KeyValues]>,
+) -> Result<(Tensor, Vec<KeyValues>)> {
+    let b = input.dim(0)?;
+    if b < 2 {
+        return model.forward(input, mems, None);
+    }
+    let half = |start, len| model.forward(&input.narrow(0, start, len)?, mems, None);
+    let (first, second) = rayon::join(|| half(0, b / 2), || half(b / 2, b - b / 2));
+    let ((l1, kv1), (l2, kv2)) = (first?, second?);
+    let kvs = kv1
+        .iter()
+        .zip(&kv2)
+        .map(|(a, z)| Ok(KeyValues { k: Tensor::cat(&[&a.k, &z.k], 0)?, v: Tensor::cat(&[&a.v, &z.v], 0)? }))
+        .collect::<Result<_>>()?;
+    Ok((Tensor::cat(&[&l1, &l2], 0)?, kvs))
 }
 
 /// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]`,
@@ -260,8 +299,9 @@ pub fn generate(
     cancel: &AtomicBool,
     on_bar: &mut (dyn FnMut(usize, &[Vec<u32>]) + Send),
 ) -> std::result::Result<Vec<Vec<Vec<u32>>>, GenerateError> {
-    // One bar is a few small matrices: one thread beats a pool's hand-offs.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(candle_core::Error::wrap)?;
+    // One bar is a few small matrices: one thread for each half of the candidates
+    // (`forward_halves`) beats splitting every product.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().map_err(candle_core::Error::wrap)?;
     pool.install(|| {
         let mut gen = Generator::new(model, opts.clone())?;
         let mut out = Vec::with_capacity(bars);
@@ -308,4 +348,31 @@ pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) 
         clip_meta.pickup = None;
     }
     Clip { meta: clip_meta, tracks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{build_stage, init_weights, Preset};
+
+    #[test]
+    fn candidates_in_halves_and_distinct_inputs_give_the_batch_logits() {
+        let allowed = vec![(0..6).collect::<Vec<u32>>(); 2];
+        let (vm, model) = build_stage(Preset::Tiny.config(), 6, 4, &allowed, &Device::Cpu).unwrap();
+        init_weights(&vm, &mut Rng::seed_from_u64(3)).unwrap();
+        let bar = |seed: u32| (0..2).map(|k| (0..4).map(|i| (i * 5 + k * 3 + seed) % 6).collect()).collect();
+        let bars: Vec<Vec<Vec<u32>>> = vec![bar(0), bar(1), bar(0), bar(2), bar(1)];
+        let (distinct, which) = distinct_bars(&bars);
+        assert_eq!(which, vec![0, 1, 0, 2, 1]);
+        let (_, kvs) = model.forward(&bars_tensor(&bars[..1], &Device::Cpu).unwrap(), None, None).unwrap();
+        let mems: Vec<KeyValues> = kvs.iter().map(|kv| kv.bar(0).unwrap()).collect();
+        let all = bars_tensor(&bars, &Device::Cpu).unwrap();
+        let (want, _) = model.forward(&all, Some(&mems), None).unwrap();
+        let (got, _) =
+            forward_halves(&model, &bars_tensor(&distinct, &Device::Cpu).unwrap(), Some(&mems)).unwrap();
+        let index = Tensor::from_iter(which.iter().map(|&i| i as u32), &Device::Cpu).unwrap();
+        let got = got.index_select(&index, 0).unwrap();
+        let d = (want - got).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(d < 1e-5, "{d}");
+    }
 }

@@ -70,57 +70,101 @@ impl RelAttention {
         })
     }
 
-    /// Attention scores before masking and softmax: `[B, heads, qlen, mlen + qlen]`, plus the values.
+    /// Attention scores before masking and softmax `[B, heads, qlen, mlen + qlen]`, the values
+    /// `[B, heads, mlen + qlen, d_head]`, and the segment's own keys and values (the memory
+    /// of the segment that follows).
     ///
-    /// `w`: segment `[B, qlen, d]`; `mem`: memory `[B, mlen, d]`; `pos`: `relative_positions(mlen + qlen)`;
-    /// `u`, `v`: the content and position biases `[heads, d_head]`.
+    /// `w`: segment `[B, qlen, d]`; `mem`: what it attends to before itself; `pos`:
+    /// `relative_positions(mlen + qlen)`; `u`, `v`: the content and position biases `[heads, d_head]`.
     pub fn scores(
         &self,
         w: &Tensor,
-        mem: &Tensor,
+        mem: Memory,
         pos: &Tensor,
         u: &Tensor,
         v: &Tensor,
-    ) -> Result<(Tensor, Tensor)> {
+    ) -> Result<(Tensor, Tensor, KeyValues)> {
         let (b, qlen, _) = w.dims3()?;
-        let klen = mem.dim(1)? + qlen;
         let (h, dh) = (self.n_head, self.d_head);
-        let cat = Tensor::cat(&[mem, w], 1)?;
-        let heads = linear_2d(&self.qkv, &cat)?.reshape((b, klen, 3, h, dh))?;
-        // [B, h, len, dh]
-        let q = heads.narrow(1, klen - qlen, qlen)?.narrow(2, 0, 1)?.squeeze(2)?.transpose(1, 2)?;
-        let k = heads.narrow(2, 1, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous()?;
-        let val = heads.narrow(2, 2, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous()?;
+        // [B, h, len, dh] each
+        let project = |x: &Tensor| -> Result<[Tensor; 3]> {
+            let len = x.dim(1)?;
+            let heads = linear_2d(&self.qkv, x)?.reshape((x.dim(0)?, len, 3, h, dh))?;
+            let part = |i| heads.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous();
+            Ok([part(0)?, part(1)?, part(2)?])
+        };
+        let [q, k_seg, v_seg] = project(w)?;
+        let (k_mem, v_mem) = match mem {
+            Memory::Inputs(m) => {
+                let [_, k, v] = project(m)?;
+                (k, v)
+            }
+            Memory::Keys(kv) => {
+                let shape = (b, h, kv.k.dim(2)?, dh);
+                (kv.k.broadcast_as(shape)?, kv.v.broadcast_as(shape)?)
+            }
+        };
+        let k = Tensor::cat(&[&k_mem, &k_seg], 2)?.contiguous()?;
+        let val = Tensor::cat(&[&v_mem, &v_seg], 2)?.contiguous()?;
+        let klen = k.dim(2)?;
         let r = self.r_net.forward(pos)?.reshape((klen, h, dh))?.transpose(0, 1)?.contiguous()?; // [h, klen, dh]
 
-        let q_u = q.broadcast_add(&u.reshape((1, h, 1, dh))?)?.contiguous()?;
+        let q_u = q.broadcast_add(&u.reshape((1, h, 1, dh))?)?;
         let q_v = q.broadcast_add(&v.reshape((1, h, 1, dh))?)?;
         let ac = q_u.matmul(&k.transpose(2, 3)?)?;
         // Position term for all bars at once: [h, B*qlen, dh] x [h, dh, klen].
         let q_v = q_v.transpose(0, 1)?.contiguous()?.reshape((h, b * qlen, dh))?;
         let bd = q_v.matmul(&r.transpose(1, 2)?)?.reshape((h, b, qlen, klen))?.transpose(0, 1)?;
         let scale = 1.0 / (dh as f64).sqrt();
-        Ok((((ac + rel_shift(&bd)?)? * scale)?, val))
+        Ok((((ac + rel_shift(&bd)?)? * scale)?, val, KeyValues { k: k_seg, v: v_seg }))
     }
 
-    /// Attention and residual: `mask` is additive, `[B or 1, 1, qlen, klen]`.
+    /// Attention and residual, with the segment's keys and values: `mask` is additive,
+    /// `[B or 1, 1, qlen, klen]`.
     #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         w: &Tensor,
-        mem: &Tensor,
+        mem: Memory,
         pos: &Tensor,
         u: &Tensor,
         v: &Tensor,
         mask: &Tensor,
         rng: Option<&mut Rng>,
-    ) -> Result<Tensor> {
+    ) -> Result<(Tensor, KeyValues)> {
         let (b, qlen, d) = w.dims3()?;
-        let (scores, val) = self.scores(w, mem, pos, u, v)?;
+        let (scores, val, kv) = self.scores(w, mem, pos, u, v)?;
         let prob = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(mask)?)?;
         let vec = prob.matmul(&val)?.transpose(1, 2)?.reshape((b, qlen, self.n_head * self.d_head))?;
         let out = self.dropout.forward(&linear_2d(&self.out, &vec)?, rng)?;
-        self.norm.forward(&(w + out)?.reshape((b, qlen, d))?)
+        Ok((self.norm.forward(&(w + out)?.reshape((b, qlen, d))?)?, kv))
+    }
+}
+
+/// What a segment attends to before itself.
+#[derive(Clone, Copy)]
+pub enum Memory<'a> {
+    /// The layer's inputs at the bars before, `[B, mlen, d_model]` (training: each bar's
+    /// previous bar in the batch).
+    Inputs(&'a Tensor),
+    /// Their keys and values, computed when that bar was the segment and shared by the whole
+    /// batch (generation: the kept bar's, so candidates do not project it again).
+    Keys(&'a KeyValues),
+}
+
+/// One layer's keys and values of a segment, `[B, heads, len, d_head]` each.
+#[derive(Clone, Debug)]
+pub struct KeyValues {
+    /// Keys.
+    pub k: Tensor,
+    /// Values.
+    pub v: Tensor,
+}
+
+impl KeyValues {
+    /// Bar `i` of the batch, `[1, heads, len, d_head]`.
+    pub fn bar(&self, i: usize) -> Result<Self> {
+        Ok(Self { k: self.k.narrow(0, i, 1)?, v: self.v.narrow(0, i, 1)? })
     }
 }
 
@@ -174,7 +218,7 @@ mod tests {
         let v = Tensor::randn(0f32, 1.0, (2, 3), &dev).unwrap();
         let klen = mlen + qlen;
         let pos = relative_positions(klen, 8, &dev).unwrap();
-        let (scores, _) = attn.scores(&w, &mem, &pos, &u, &v).unwrap();
+        let (scores, _, _) = attn.scores(&w, Memory::Inputs(&mem), &pos, &u, &v).unwrap();
         assert_eq!(scores.dims(), &[b, 2, qlen, klen]);
         let s: Vec<_> = (0..b).map(|bi| scores.get(bi).unwrap().to_vec3::<f32>().unwrap()).collect();
 

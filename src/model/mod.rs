@@ -10,7 +10,7 @@ use candle_nn::{embedding, Embedding, VarBuilder, VarMap};
 use rand_distr::{Distribution, Normal, Uniform};
 use serde::{Deserialize, Serialize};
 
-use attention::{relative_positions, segment_mask};
+use attention::{relative_positions, segment_mask, KeyValues, Memory};
 use layers::{Dropout, Rng, TrackMix, XlLayer};
 
 /// Channels between the track axis and the single sequence (the paper's 16).
@@ -160,19 +160,20 @@ impl StageModel {
         })
     }
 
-    /// Logits `[B, tracks, T, vocab]` for token bars `[B, tracks, T]`, and each layer's input
-    /// `[B, T, d_model]` (the memory for the bar that follows).
+    /// Logits `[B, tracks, T, vocab]` for token bars `[B, tracks, T]`, and each layer's keys
+    /// and values of every bar, `[B, heads, T, d_head]` (the memory for the bar that follows).
     ///
     /// Without `mems`, the `B` bars are consecutive and each bar's memory is the bar before it
     /// in the batch (bar 0 has none): the whole clip in one step, with exactly the attention a
-    /// bar-by-bar Transformer-XL would have. With `mems` (one per layer), they are the memory.
-    /// `rng` turns dropout on (training).
+    /// bar-by-bar Transformer-XL would have. With `mems` (one bar's keys and values per layer,
+    /// as `KeyValues::bar` takes them), every bar of the batch attends to that one bar.
+    /// `rng` turns dropout on (training); without it no gradient is kept (inference).
     pub fn forward(
         &self,
         tokens: &Tensor,
-        mems: Option<&[Tensor]>,
+        mems: Option<&[KeyValues]>,
         mut rng: Option<&mut Rng>,
-    ) -> Result<(Tensor, Vec<Tensor>)> {
+    ) -> Result<(Tensor, Vec<KeyValues>)> {
         let (b, tracks, t) = tokens.dims3()?;
         let d = self.cfg.d_model;
         if 2 * t != self.positions.dim(0)? {
@@ -180,7 +181,8 @@ impl StageModel {
         }
         let scale = (d as f64).sqrt();
         let emb = (self.embedding.forward(tokens)? * scale)?;
-        let x = self.multi2one.forward(&emb)?.squeeze(1)?;
+        let inference = rng.is_none();
+        let x = self.multi2one.forward(&emb, inference)?.squeeze(1)?;
         let x = x.broadcast_add(&self.bar_position.narrow(0, 0, t)?.unsqueeze(0)?)?;
         let mut x = self.dropout.forward(&x, rng.as_deref_mut())?;
         let pos = self.dropout.forward(&self.positions, rng.as_deref_mut())?;
@@ -192,22 +194,27 @@ impl StageModel {
                 Tensor::cat(&[&self.without_memory, &rest], 0)?
             }
         };
-        let mut hids = Vec::with_capacity(self.layers.len());
+        let mut kvs = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
+            let previous;
             let mem = match mems {
-                Some(m) => m[l].clone(),
-                None => previous_bars(&x)?,
+                Some(m) => Memory::Keys(&m[l]),
+                None => {
+                    previous = previous_bars(&x)?;
+                    Memory::Inputs(&previous)
+                }
             };
-            hids.push(x.clone());
-            x = layer.forward(&x, &mem, &pos, &self.u, &self.v, &mask, rng.as_deref_mut())?;
+            let (y, kv) = layer.forward(&x, mem, &pos, &self.u, &self.v, &mask, rng.as_deref_mut())?;
+            kvs.push(kv);
+            x = y;
         }
         let x = self.dropout.forward(&x, rng)?;
-        let y = self.one2multi.forward(&x.unsqueeze(1)?)?; // [B, tracks, T, d]
-                                                           // Track k's rows through head k: [tracks, B*T, d] x [tracks, d, vocab].
+        let y = self.one2multi.forward(&x.unsqueeze(1)?, inference)?; // [B, tracks, T, d]
+                                                                      // Track k's rows through head k: [tracks, B*T, d] x [tracks, d, vocab].
         let y = y.transpose(0, 1)?.contiguous()?.reshape((tracks, b * t, d))?;
         let logits = y.matmul(&self.head_weight.transpose(1, 2)?)?.broadcast_add(&self.head_bias)?;
         let logits = logits.reshape((tracks, b, t, ()))?.transpose(0, 1)?;
-        Ok((logits.broadcast_add(&self.vocab_mask)?, hids))
+        Ok((logits.broadcast_add(&self.vocab_mask)?, kvs))
     }
 }
 
@@ -297,10 +304,10 @@ mod tests {
     #[test]
     fn output_shapes_and_vocab_mask() {
         let (_, m) = tiny(3, 6, 4);
-        let (logits, hids) = m.forward(&tokens(5, 3, 4, 0), None, None).unwrap();
+        let (logits, kvs) = m.forward(&tokens(5, 3, 4, 0), None, None).unwrap();
         assert_eq!(logits.dims(), &[5, 3, 4, 6]);
-        assert_eq!(hids.len(), 1);
-        assert_eq!(hids[0].dims(), &[5, 4, 32]);
+        assert_eq!(kvs.len(), 1);
+        assert_eq!(kvs[0].k.dims(), &[5, 2, 4, 16]);
         // Track 1 may only produce tokens 0, 1, 3, 5: the others are masked.
         let l = logits.get(0).unwrap().get(1).unwrap().get(0).unwrap().to_vec1::<f32>().unwrap();
         assert!(l[2] < -1e8 && l[4] < -1e8 && l[1] > -1e8, "{l:?}");
@@ -331,13 +338,20 @@ mod tests {
 
     #[test]
     fn explicit_memory_matches_batched_bars() {
-        // Bar 1 of a batch equals bar 1 run alone with bar 0's layer inputs as memory.
+        // Bar 1 of a batch equals bar 1 run with bar 0's keys and values as memory, alone or
+        // as every bar of a batch (the candidates of generation).
         let (_, m) = tiny(2, 6, 4);
         let x = tokens(2, 2, 4, 3);
-        let (batched, hids) = m.forward(&x, None, None).unwrap();
-        let mems: Vec<Tensor> = hids.iter().map(|h| h.narrow(0, 0, 1).unwrap()).collect();
-        let (alone, _) = m.forward(&x.narrow(0, 1, 1).unwrap(), Some(&mems), None).unwrap();
-        let d = (batched.narrow(0, 1, 1).unwrap() - alone).unwrap().abs().unwrap().max_all().unwrap();
-        assert!(d.to_scalar::<f32>().unwrap() < 1e-4);
+        let (batched, kvs) = m.forward(&x, None, None).unwrap();
+        let mems: Vec<KeyValues> = kvs.iter().map(|kv| kv.bar(0).unwrap()).collect();
+        let want = batched.narrow(0, 1, 1).unwrap();
+        for copies in [1, 3] {
+            let bar = x.narrow(0, 1, 1).unwrap().repeat((copies, 1, 1)).unwrap();
+            let (alone, _) = m.forward(&bar, Some(&mems), None).unwrap();
+            for c in 0..copies {
+                let d = (&want - alone.narrow(0, c, 1).unwrap()).unwrap().abs().unwrap();
+                assert!(d.max_all().unwrap().to_scalar::<f32>().unwrap() < 1e-4, "{copies} copies");
+            }
+        }
     }
 }

@@ -36,8 +36,8 @@ pub(super) struct Worker {
     settings: Arc<dyn Fn() -> Settings + Send + Sync>,
     /// Hears every event.
     listener: Listener,
-    /// One thread for sampling (a bar is a few small products; splitting them costs more than
-    /// it saves), built once with the engine.
+    /// Two threads for sampling, one per half of the candidate bars (a bar is a few small
+    /// products: splitting each costs more than it saves), built once with the engine.
     sampler: rayon::ThreadPool,
     /// Where the maths runs (CUDA when built in and present), chosen at first use.
     device: Option<(Device, &'static str)>,
@@ -108,7 +108,7 @@ impl Worker {
             play,
             settings,
             listener,
-            sampler: rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("one sampling thread"),
+            sampler: rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("two sampling threads"),
             device: None,
             model: None,
             pending: Vec::new(),
