@@ -81,6 +81,13 @@ impl ModelMeta {
             self.restruck.iter().map(group).collect(),
         )
     }
+
+    /// What generated bars are decoded with: the model's dictionary, then every sounding
+    /// group struck again whole where the model has no token for that (the generator's
+    /// articulation writes these; the model never reads them).
+    pub fn output_dictionary(&self) -> Dictionary {
+        self.dictionary().with_restrikes()
+    }
 }
 
 /// One trained stage.

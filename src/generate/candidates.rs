@@ -2,7 +2,7 @@
 //! setting in its match with the clip's bars, with bonuses for harmony, for the clip's own
 //! density of note onsets (a bar broken into blips is not its rhythm) and for likelihood.
 
-use crate::eval::{bar_match, fits_a_chord, pitch_class_set, ReferenceBars};
+use crate::eval::{bar_match, fits_a_chord, pitch_class_set, ReferenceBars, NEAR_COPY};
 use crate::model_file::ModelMeta;
 use crate::pitch_group::{Dictionary, Encoded, Group};
 
@@ -14,6 +14,11 @@ const HARMONY: f64 = 1.0;
 /// brings onsets per bar nearer the clip's (chorales 1.20 -> 1.17 of it, short notes 0.05 ->
 /// 0.02 on BWV 227.1); 2 costs harmony (0.87 -> 0.81 on BWV 349).
 const RHYTHM: f64 = 0.5;
+
+/// Cost of a near copy (a match of `NEAR_COPY` or more) below that setting: as much as the
+/// whole harmony bonus, so one is kept only where every candidate is one or the others'
+/// harmony and rhythm are far worse.
+const NEAR: f64 = 1.0;
 
 /// What the choice needs from the model's clip.
 pub struct Chooser {
@@ -60,13 +65,14 @@ impl Chooser {
                 .collect();
             let matched = bar_match(&groups, &self.reference);
             let copy = if matched >= 1.0 && target < 1.0 { 1.0 } else { 0.0 };
+            let near = if matched >= NEAR_COPY && target < NEAR_COPY { NEAR } else { 0.0 };
             let tokens = bar.iter().map(Vec::len).sum::<usize>().max(1) as f64;
             let rhythm = if self.onsets_per_bar > 0.0 {
                 (onsets(&self.dict, bar) as f64 / self.onsets_per_bar - 1.0).abs().min(1.0)
             } else {
                 0.0
             };
-            (matched - target).abs() + copy - HARMONY * self.harmony(&groups) + RHYTHM * rhythm
+            (matched - target).abs() + copy + near - HARMONY * self.harmony(&groups) + RHYTHM * rhythm
                 - 0.05 * (ll as f64 / tokens)
         };
         let costs: Vec<f64> = bars.iter().zip(likelihood).map(cost).collect();

@@ -4,6 +4,7 @@
 //! the first while the rest are sampled.
 
 mod candidates;
+mod moves;
 mod rhythm;
 pub mod sampling;
 pub mod velocity;
@@ -19,9 +20,10 @@ use crate::model::attention::KeyValues;
 use crate::model::layers::Rng;
 use crate::model::StageModel;
 use crate::model_file::SintraModel;
-use crate::pitch_group::{decode, encode_with};
+use crate::pitch_group::{decode, encode_with, Dictionary};
 use crate::train::{bars_at, upsample_bars};
 use candidates::Chooser;
+use moves::Moves;
 use rhythm::Rhythm;
 use sampling::{log_softmax_at, sample_top_p, softmax};
 
@@ -101,6 +103,12 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     chooser: Chooser,
     /// Where in the bar each track may start notes at the finest stage.
     rhythm: Rhythm,
+    /// How the clip's tracks hold, re-strike and change at each stage and position.
+    moves: Moves,
+    /// The last bar at the finest resolution, per track: what each track's first step moves from.
+    before: Vec<Vec<u32>>,
+    /// The dictionary of the bars handed out (the model's and `Moves::articulate`'s re-strikes).
+    out: Dictionary,
 }
 
 impl<M: Deref<Target = SintraModel>> Generator<M> {
@@ -144,11 +152,18 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
         }
         let last = last.expect("a model has stages");
         let chooser = Chooser::new(meta, &enc, opts.similarity);
-        let rhythm = Rhythm::new(&enc, meta.clip.meta.steps_per_bar() as usize);
-        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm })
+        let spb = meta.clip.meta.steps_per_bar() as usize;
+        let rhythm = Rhythm::new(&enc, spb);
+        let strides: Vec<usize> = model.stages.iter().map(|s| s.resolution.stride()).collect();
+        let moves = Moves::new(&enc, spb, &strides, opts.similarity);
+        let before =
+            enc.rolls.iter().map(|r| r.tokens[primer_bar * spb..(primer_bar + 1) * spb].to_vec()).collect();
+        let out = meta.output_dictionary();
+        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm, moves, before, out })
     }
 
-    /// Samples the next bar: per track, its tokens at the finest stage's resolution. Draws
+    /// Samples the next bar: per track, its tokens at the finest stage's resolution, in
+    /// `ModelMeta::output_dictionary` (the model's tokens and the articulation's). Draws
     /// `candidates` bars as one batch through every stage and keeps one (see `pick`); the
     /// stages' memories go on from the kept one.
     pub fn next_bar(&mut self) -> Result<Vec<Vec<u32>>> {
@@ -183,8 +198,14 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
                     }
                 })
                 .collect();
-            let rhythm = (stage.resolution.stride() == 1).then_some(&self.rhythm);
-            bars = sample(&logits, p, &temps, rhythm, &mut self.rng, &mut likelihood)?;
+            let stride = stage.resolution.stride();
+            let shape = Shape {
+                moves: &self.moves,
+                stage: s,
+                before: self.before.iter().map(|b| b[b.len() - stride]).collect(),
+                rhythm: (stride == 1).then_some(&self.rhythm),
+            };
+            bars = sample(&logits, p, &temps, &shape, &mut self.rng, &mut likelihood)?;
             if s == 0 {
                 firsts = bars.clone();
             }
@@ -194,7 +215,10 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             self.mems[s] = Some(kvs.iter().map(|kv| kv.bar(which[keep])).collect::<Result<Vec<_>>>()?);
         }
         self.last = bars_tensor(&firsts[keep..=keep], dev)?;
-        Ok(bars.swap_remove(keep))
+        let kept = bars.swap_remove(keep);
+        let bar = self.moves.articulate(&kept, &self.before, &self.out, &mut self.rng);
+        self.before = kept;
+        Ok(bar)
     }
 }
 
@@ -237,15 +261,27 @@ fn forward_halves(
     Ok((Tensor::cat(&[&l1, &l2], 0)?, kvs))
 }
 
+/// What shapes a stage's draws besides the model.
+struct Shape<'a> {
+    /// The clip's moves.
+    moves: &'a Moves,
+    /// The stage.
+    stage: usize,
+    /// Per track, the token before the bar at the stage's resolution.
+    before: Vec<u32>,
+    /// The clip's rhythm grid, at the finest stage.
+    rhythm: Option<&'a Rhythm>,
+}
+
 /// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]`,
-/// candidate `c` at temperature `temperatures[c]`, within the clip's `rhythm` where given,
-/// adding each sampled token's log-probability under the model (temperature 1) to its
-/// candidate's `likelihood`.
+/// candidate `c` at temperature `temperatures[c]`, with the clip's moves and within its
+/// rhythm grid where given (`shape`), adding each sampled token's log-probability under the
+/// model (temperature 1) to its candidate's `likelihood`.
 fn sample(
     logits: &Tensor,
     p: f32,
     temperatures: &[f32],
-    rhythm: Option<&Rhythm>,
+    shape: &Shape,
     rng: &mut Rng,
     likelihood: &mut [f32],
 ) -> Result<Vec<Vec<Vec<u32>>>> {
@@ -259,7 +295,9 @@ fn sample(
             let mut track: Vec<u32> = Vec::with_capacity(steps);
             for (i, l) in rows.by_ref().take(steps).enumerate() {
                 let mut probs = softmax(l, temperature);
-                if let (Some(r), Some(&prev)) = (rhythm, track.last()) {
+                let prev = track.last().copied().unwrap_or(shape.before[k]);
+                shape.moves.reweight(shape.stage, k, i, prev, &mut probs);
+                if let (Some(r), Some(&prev)) = (shape.rhythm, track.last()) {
                     r.restrict(k, i, prev, &mut probs);
                 }
                 let tok = sample_top_p(&probs, p, rng);
@@ -322,7 +360,7 @@ pub fn generate(
 /// comes first.
 pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) -> Clip {
     let meta = &model.meta;
-    let dict = meta.dictionary();
+    let dict = meta.output_dictionary();
     let spb = meta.clip.meta.steps_per_bar();
     let offset = if include_clip { meta.bars * spb } else { 0 };
     let dynamics = crate::velocity::Dynamics::new(&meta.clip);

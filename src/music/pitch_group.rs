@@ -61,6 +61,18 @@ impl Dictionary {
         self.index.get(&(group, restruck)).copied()
     }
 
+    /// This dictionary, then every sounding group struck again whole that it lacks (new tokens
+    /// after its own, so its tokens keep their meaning).
+    pub fn with_restrikes(&self) -> Self {
+        let mut dict = self.clone();
+        for &g in &self.groups {
+            if g != 0 {
+                dict.token(g, g);
+            }
+        }
+        dict
+    }
+
     /// The sounding group of a token.
     pub fn group(&self, token: u32) -> Group {
         self.groups[token as usize]

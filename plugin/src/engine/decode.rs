@@ -25,7 +25,7 @@ pub struct BarDecoder {
 
 impl BarDecoder {
     pub fn new(model: &SintraModel) -> Self {
-        let dict = model.meta.dictionary();
+        let dict = model.meta.output_dictionary();
         let clip = &model.meta.clip;
         Self {
             groups: dict.groups.clone(),
