@@ -133,3 +133,37 @@ fn clip_onsets_per_bar(enc: &Encoded, spb: usize) -> f64 {
         .sum();
     total as f64 / bars as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clip::{Clip, Note};
+    use crate::model::Preset;
+    use crate::pitch_group::encode;
+
+    #[test]
+    fn a_near_copy_is_kept_only_from_similarity_0_75() {
+        // Bars of repeated quarter notes: C, D, E. A: C C C E, three beats of bar 1 (match
+        // 0.75, a near copy); B: E C E C (0.5). Same onsets, one track (no harmony to weigh).
+        let notes = (0..12).map(|b| Note {
+            pitch: [60, 62, 64][b / 4],
+            start: b as u32 * 4,
+            end: b as u32 * 4 + 4,
+            velocity: 80,
+        });
+        let clip = Clip::one_track(notes.collect());
+        let enc = encode(&clip);
+        let preset = Preset::Tiny;
+        let meta = ModelMeta::new(preset, preset.config(), clip, 3, &enc.dict, &[], 0);
+        let beat =
+            |bar: usize, b: usize| enc.rolls[0].tokens[bar * 16 + b * 4..bar * 16 + b * 4 + 4].to_vec();
+        let a: Vec<u32> = [beat(0, 0), beat(0, 1), beat(0, 2), beat(2, 3)].concat();
+        let b: Vec<u32> = [beat(2, 0), beat(0, 1), beat(2, 2), beat(0, 3)].concat();
+        let bars = vec![vec![a], vec![b]];
+        let pick = |similarity| Chooser::new(&meta, &enc, similarity).pick(&bars, &[0.0, 0.0]);
+        // At 0.7 A is nearer the setting, but a near copy: B. From 0.75 A may be kept.
+        assert_eq!(pick(0.7), 1);
+        assert_eq!(pick(0.8), 0);
+        assert_eq!(pick(0.4), 1);
+    }
+}
