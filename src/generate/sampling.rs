@@ -25,6 +25,17 @@ pub fn log_softmax_at(logits: &[f32], index: usize) -> f32 {
 
 /// The nucleus of `probs` for `p`: (index, renormalised probability), most likely first.
 pub fn nucleus(probs: &[f32], p: f32) -> Vec<(usize, f32)> {
+    // Most draws at the finer stages (p 0.3) are of one token that holds p alone: no sort.
+    let top = (0..probs.len()).fold(None, |best: Option<usize>, i| match best {
+        Some(b) if probs[b] >= probs[i] => Some(b),
+        _ if probs[i] > 0.0 => Some(i),
+        _ => best,
+    });
+    match top {
+        None => return vec![(0, 1.0)],
+        Some(t) if p <= 0.0 || probs[t] >= p => return vec![(t, 1.0)],
+        _ => {}
+    }
     let mut order: Vec<usize> = (0..probs.len()).filter(|&i| probs[i] > 0.0).collect();
     // Ties go to the lower index, so the nucleus (and argmax) is deterministic.
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
