@@ -245,13 +245,14 @@ fn distinct_bars(bars: &[Vec<Vec<u32>>]) -> (Vec<Vec<Vec<u32>>>, Vec<usize>) {
 /// A stage's forward pass over the candidates as two halves, on two threads where the rayon
 /// pool it runs in has them: each product is too small to gain from splitting (see
 /// `generate`), the candidates are independent. The same halves on any pool: the same bars.
+/// A GPU takes the whole batch at once.
 fn forward_halves(
     model: &StageModel,
     input: &Tensor,
     mems: Option<&[KeyValues]>,
 ) -> Result<(Tensor, Vec<KeyValues>)> {
     let b = input.dim(0)?;
-    if b < 2 {
+    if b < 2 || !input.device().is_cpu() {
         return model.forward(input, mems, None);
     }
     let half = |start, len| model.forward(&input.narrow(0, start, len)?, mems, None);
