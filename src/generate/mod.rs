@@ -311,8 +311,8 @@ impl Shape<'_> {
 
 /// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]`,
 /// candidate `c` at temperature `temperatures[c]`, with the clip's moves, within its rhythm
-/// grid where given and keeping the coarser bar's held notes (`shape`), adding each sampled token's log-probability under the
-/// model (temperature 1) to its candidate's `likelihood`.
+/// grid where given and keeping the coarser bar's held notes (`shape`), adding each sampled
+/// token's log-probability under the model (temperature 1) to its candidate's `likelihood`.
 fn sample(
     logits: &Tensor,
     p: f32,

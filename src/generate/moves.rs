@@ -113,15 +113,12 @@ impl Moves {
                         let g = self.dict.group(tok);
                         let held = g != 0 && g == self.dict.group(prev) && self.dict.restruck(tok) == 0;
                         prev = tok;
+                        // Only a held group the model cannot re-strike itself, where the clip does.
+                        if !held || share <= 0.0 || self.dict.get(g, g).is_some() {
+                            return tok;
+                        }
                         match out.get(g, g) {
-                            Some(again)
-                                if held
-                                    && share > 0.0
-                                    && self.dict.get(g, g).is_none()
-                                    && rng.random::<f32>() < share =>
-                            {
-                                again
-                            }
+                            Some(again) if rng.random::<f32>() < share => again,
                             _ => tok,
                         }
                     })

@@ -90,8 +90,9 @@ impl RelAttention {
         let project = |x: &Tensor| -> Result<[Tensor; 3]> {
             let len = x.dim(1)?;
             let heads = linear_2d(&self.qkv, x)?.reshape((x.dim(0)?, len, 3, h, dh))?;
-            let part = |i| heads.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous();
-            Ok([part(0)?, part(1)?, part(2)?])
+            let part = |i| heads.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2);
+            // The queries are only added to (new tensors): no copy of their own.
+            Ok([part(0)?, part(1)?.contiguous()?, part(2)?.contiguous()?])
         };
         let [q, k_seg, v_seg] = project(w)?;
         let (k_mem, v_mem) = match mem {
