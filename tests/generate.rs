@@ -139,9 +139,7 @@ fn generated_midi_keeps_the_clip_meta() {
 #[test]
 fn similarity_moves_the_bars_along_their_match_with_the_clip() {
     // A model of 8 real bars: over five settings, the mean best match of the kept bars with
-    // the clip's bars rises from end to end and never falls by more than sampling noise (the
-    // lowest settings meet at the floor below which no candidate keeps its harmony); at 1,
-    // copies are allowed.
+    // the clip's bars rises at every step; at 1, copies are allowed.
     let m = trained(Preset::Default, 400);
     let seeds = 6;
     let matched = |similarity: f32| {
@@ -154,7 +152,8 @@ fn similarity_moves_the_bars_along_their_match_with_the_clip() {
         sum / seeds as f64
     };
     let figures: Vec<f64> = [0.0, 0.25, 0.5, 0.75, 1.0].into_iter().map(matched).collect();
-    assert!(figures.windows(2).all(|w| w[1] >= w[0] - 0.02), "{figures:?}");
+    eprintln!("match at 0, 0.25, 0.5, 0.75, 1: {figures:?}");
+    assert!(figures.windows(2).all(|w| w[1] > w[0]), "{figures:?}");
     assert!(figures[4] > figures[0] + 0.1, "{figures:?}");
     assert!(figures[3] > figures[1] + 0.05, "{figures:?}");
 }

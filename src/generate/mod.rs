@@ -52,7 +52,7 @@ pub struct GenerateOptions {
     /// Candidate bars drawn for each bar (as one batch, the first stage's on a ladder of
     /// temperatures); 1 keeps the one drawn at `temperature`. 8 by default: harmony within
     /// 0.02 of the composer's on BWV 227.1 and 349 where 4 left them 0.03 and 0.08 under, at
-    /// about twice 4's sampling time.
+    /// about twice 4's sampling time. Below similarity 0.5 up to three times as many (`pool`).
     pub candidates: usize,
     /// How close to the clip the kept bars are, 0..1: the candidate whose best cell match
     /// with a clip bar (`eval::bar_match`) is nearest `similarity` wins, with a bonus for
@@ -83,6 +83,19 @@ impl Default for GenerateOptions {
 /// stages refine at the setting.
 fn spread(similarity: f32) -> f32 {
     1.0 + 2.0 * (2.0 * (1.0 - similarity.clamp(0.0, 1.0))).min(1.0)
+}
+
+/// How many candidates to draw for a bar: `candidates` from similarity 0.5 up, growing to
+/// three times as many at 0. Below 0.5 every candidate of 8 matches the clip above the
+/// setting, so the one nearest it was the same at 0 and 0.25 (BWV 227.1: 0.43 both); the far
+/// end is the least matching of more candidates (24 at 0, 16 at 0.25: 0.37 and 0.40, rising
+/// on the groove, BWV 349 and the quartet too). One candidate stays one.
+fn pool(candidates: usize, similarity: f32) -> usize {
+    if candidates <= 1 {
+        return 1;
+    }
+    let widen = 1.0 + 4.0 * (0.5 - similarity.clamp(0.0, 1.0)).max(0.0);
+    (candidates as f32 * widen).round() as usize
 }
 
 /// Samples bars one after the other from a trained model (`&SintraModel` or an `Arc` of one).
@@ -169,7 +182,7 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
     /// `candidates` bars as one batch through every stage and keeps one (see `pick`); the
     /// stages' memories go on from the kept one.
     pub fn next_bar(&mut self) -> Result<Vec<Vec<u32>>> {
-        let k = self.opts.candidates.max(1);
+        let k = pool(self.opts.candidates, self.opts.similarity);
         let dev = &self.model.device;
         let mut bars: Vec<Vec<Vec<u32>>> = Vec::new();
         let mut firsts = Vec::new();

@@ -26,7 +26,8 @@ pub struct GenArgs {
     /// candidates drawn for each bar, the one whose match with the clip's bars is nearest wins.
     #[arg(long, default_value_t = 0.5)]
     pub similarity: f32,
-    /// Candidate bars drawn for each bar (1: keep the first, as without candidates).
+    /// Candidate bars drawn for each bar (1: keep the first, as without candidates); below
+    /// similarity 0.5 up to three times as many, to find bars further from the clip.
     #[arg(long, default_value_t = 8)]
     pub candidates: usize,
 }
