@@ -61,13 +61,17 @@ impl Dictionary {
         self.index.get(&(group, restruck)).copied()
     }
 
-    /// This dictionary, then every sounding group struck again whole that it lacks (new tokens
-    /// after its own, so its tokens keep their meaning).
+    /// This dictionary, then every sounding group held and with the pitches it shares with
+    /// any group (itself too) struck again, where it lacks them: the articulation's choices
+    /// (new tokens after its own, so its tokens keep their meaning).
     pub fn with_restrikes(&self) -> Self {
         let mut dict = self.clone();
-        for &g in &self.groups {
-            if g != 0 {
-                dict.token(g, g);
+        for &g in self.groups.iter().filter(|&&g| g != 0) {
+            dict.token(g, 0);
+            for &h in &self.groups {
+                if g & h != 0 {
+                    dict.token(g, g & h);
+                }
             }
         }
         dict
