@@ -353,7 +353,7 @@ fn sample(
             for (i, l) in rows.by_ref().take(steps).enumerate() {
                 let mut probs = softmax(l, temperature);
                 let prev = track.last().copied().unwrap_or(shape.before[k]);
-                shape.moves.reweight(shape.stage, k, i, prev, &mut probs);
+                shape.moves.reweight(shape.stage, c, k, i, prev, &mut probs);
                 if let (Some(r), Some(&prev)) = (shape.rhythm, track.last()) {
                     r.restrict(k, i, prev, &mut probs);
                 }
