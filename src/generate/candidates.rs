@@ -26,7 +26,8 @@ pub struct Chooser {
     similarity: f64,
     /// The clip's bars, to measure how close a candidate is.
     reference: ReferenceBars,
-    /// The dictionary: pitches and re-strikes of each token.
+    /// The dictionary of the bars handed out (`ModelMeta::output_dictionary`): pitches and
+    /// re-strikes of each token.
     dict: Dictionary,
     /// The clip's mean note onsets per bar (all tracks).
     onsets_per_bar: f64,
@@ -40,7 +41,7 @@ impl Chooser {
         Self {
             similarity: similarity.clamp(0.0, 1.0) as f64,
             reference: ReferenceBars::new(&meta.clip),
-            dict: enc.dict.clone(),
+            dict: meta.output_dictionary(),
             onsets_per_bar: clip_onsets_per_bar(enc, meta.clip.meta.steps_per_bar() as usize),
             drums: meta.clip.tracks.iter().map(|t| t.channel == 9).collect(),
         }

@@ -227,15 +227,16 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
                 firsts = bars.clone();
             }
         }
-        let keep = self.chooser.pick(&bars, &likelihood);
+        // Each candidate as it would be handed out, so the choice counts its onsets.
+        let mut articulated: Vec<Vec<Vec<u32>>> =
+            bars.iter().map(|b| self.moves.articulate(b, &self.before, &self.out, &mut self.rng)).collect();
+        let keep = self.chooser.pick(&articulated, &likelihood);
         for (s, (kvs, which)) in memories.into_iter().enumerate() {
             self.mems[s] = Some(kvs.iter().map(|kv| kv.bar(which[keep])).collect::<Result<Vec<_>>>()?);
         }
         self.last = bars_tensor(&firsts[keep..=keep], dev)?;
-        let kept = bars.swap_remove(keep);
-        let bar = self.moves.articulate(&kept, &self.before, &self.out, &mut self.rng);
-        self.before = kept;
-        Ok(bar)
+        self.before = bars.swap_remove(keep);
+        Ok(articulated.swap_remove(keep))
     }
 }
 

@@ -140,7 +140,8 @@ impl Moves {
     pub fn reweight(&self, stage: usize, c: usize, k: usize, position: usize, prev: u32, probs: &mut [f32]) {
         // Every other candidate of the first stage leans harder on the clip's moves: the
         // choice keeps them where they stay clear of near copies.
-        let weight = if stage == 0 && c.is_multiple_of(2) { FIRM_WEIGHT } else { CLIP_WEIGHT } * self.strength;
+        let weight =
+            if stage == 0 && c.is_multiple_of(2) { FIRM_WEIGHT } else { CLIP_WEIGHT } * self.strength;
         if weight <= 0.0 {
             return;
         }
