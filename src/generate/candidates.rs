@@ -12,15 +12,16 @@ use crate::pitch_group::{Dictionary, Encoded, Group};
 /// within 0.01-0.07 of the composer's where 0.5 lost up to 0.10.
 const HARMONY: f64 = 1.0;
 /// Weight of the distance of a bar's onset count from the clip's mean, relative to it: 0.5
-/// brings onsets per bar nearer the clip's (chorales 1.20 -> 1.17 of it, short notes 0.05 ->
-/// 0.02 on BWV 227.1); 2 costs harmony (0.87 -> 0.81 on BWV 349).
-const RHYTHM: f64 = 0.5;
-
-/// Weight of the distance of a bar's re-strikes from the clip's mean, relative to it: 0.25
-/// brought them within a quarter of the clip's share on 9 of 10 pieces (Handel 0.17 -> 0.18,
-/// the fife duet 0.22 -> 0.27, the prelude 0.03 -> 0.07); 0.5 cost harmony (the prelude
-/// 0.95 -> 0.92, BWV 349 0.95 -> 0.93).
-const RESTRIKES: f64 = 0.25;
+/// brought onsets per bar nearer the clip's (chorales 1.20 -> 1.17 of it, short notes 0.05 ->
+/// 0.02 on BWV 227.1); with the candidates articulated as handed out, 1 brings BWV 282 and
+/// the reel within 10% of the clip's (1.12 -> 1.05, 1.10 -> 1.06), harmony kept; 2 cost
+/// harmony (0.87 -> 0.81 on BWV 349, before the clip's moves).
+const RHYTHM: f64 = 1.0;
+/// Weight of the distance of a bar's re-strikes from the clip's mean, relative to it: 0.2
+/// brought them within a quarter of the clip's share on 9 of 10 pieces (Handel 0.17 -> 0.19,
+/// the fife duet 0.22 -> 0.26, the prelude 0.03 -> 0.06); 0.25 and up cost harmony (the
+/// prelude 0.95 -> 0.92 at 0.25).
+const RESTRIKES: f64 = 0.2;
 
 /// Cost of a near copy (a match of `NEAR_COPY` or more) below that setting: as much as the
 /// whole harmony bonus, so one is kept only where every candidate is one or the others'
