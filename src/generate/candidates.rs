@@ -66,8 +66,8 @@ impl Chooser {
     /// The candidate to keep: the one whose match with the clip's bars is nearest the
     /// similarity setting, less bonuses for harmony (the share of its steps whose pitch
     /// classes fit one chord), for onset and re-strike counts near the clip's and for the
-    /// model's likelihood of it. A verbatim copy of a clip bar (or a bar-long window of it) only when
-    /// similarity is 1.
+    /// model's likelihood of it. A verbatim copy of a clip bar (or a bar-long window of it)
+    /// only when similarity is 1.
     pub fn pick(&self, bars: &[Vec<Vec<u32>>], likelihood: &[f32]) -> usize {
         if bars.len() == 1 {
             return 0;

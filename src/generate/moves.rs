@@ -8,7 +8,7 @@
 //! A re-strike is a token of its own, (group, pitches struck again), and the model has one
 //! only for what the clip re-strikes: a chorale voice repeats some of its pitches, never the
 //! others; a piano's chords change over a held common tone or strike it again. And drawn hot,
-//! the model holds where its clip strikes again (Handel's left hand: 8% of onsets re-struck
+//! the model holds where its clip strikes again (Handel's left hand: 7% of onsets re-struck
 //! against 24%). So `articulate` decides, at each 16th where the kept bar sounds on pitches
 //! of the step before, whether they are struck again, with the clip's track's share there.
 
