@@ -50,13 +50,14 @@ pub struct Chooser {
 }
 
 impl Chooser {
-    /// The choice for the model of `meta`, whose clip is `enc` (tokenised with its dictionary).
-    pub fn new(meta: &ModelMeta, enc: &Encoded, similarity: f32) -> Self {
+    /// The choice for the model of `meta`, whose clip is `enc` (tokenised with its dictionary),
+    /// among bars of `out` tokens (`ModelMeta::output_dictionary`, built once by the caller).
+    pub fn new(meta: &ModelMeta, enc: &Encoded, out: &Dictionary, similarity: f32) -> Self {
         Self {
             similarity: similarity.clamp(0.0, 1.0) as f64,
             distance: 1.0 + 2.0 * (0.5 - similarity.clamp(0.0, 1.0) as f64).max(0.0),
             reference: ReferenceBars::new(&meta.clip),
-            dict: meta.output_dictionary(),
+            dict: out.clone(),
             onsets_per_bar: clip_per_bar(enc, meta.clip.meta.steps_per_bar() as usize, onsets),
             restrikes_per_bar: clip_per_bar(enc, meta.clip.meta.steps_per_bar() as usize, restrikes),
             drums: meta.clip.tracks.iter().map(|t| t.channel == 9).collect(),
@@ -203,7 +204,7 @@ mod tests {
         let meta = ModelMeta::new(preset, preset.config(), clip, 3, &dict, &[], 0);
         let a: Vec<u32> = [vec![c; 8], vec![d; 4], vec![e; 4]].concat();
         let b: Vec<u32> = [vec![c; 8], vec![c_again], vec![c; 3], vec![d; 4]].concat();
-        let chooser = Chooser::new(&meta, &enc, 0.5);
+        let chooser = Chooser::new(&meta, &enc, &meta.output_dictionary(), 0.5);
         assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0]), 1);
         assert_eq!(chooser.pick(&[vec![b], vec![a]], &[0.0, 0.0]), 0);
     }
@@ -227,7 +228,8 @@ mod tests {
         let a: Vec<u32> = [beat(0, 0), beat(0, 1), beat(0, 2), beat(2, 3)].concat();
         let b: Vec<u32> = [beat(2, 0), beat(0, 1), beat(2, 2), beat(0, 3)].concat();
         let bars = vec![vec![a], vec![b]];
-        let pick = |similarity| Chooser::new(&meta, &enc, similarity).pick(&bars, &[0.0, 0.0]);
+        let out = meta.output_dictionary();
+        let pick = |similarity| Chooser::new(&meta, &enc, &out, similarity).pick(&bars, &[0.0, 0.0]);
         // At 0.7 A is nearer the setting, but a near copy: B. From 0.75 A may be kept.
         assert_eq!(pick(0.7), 1);
         assert_eq!(pick(0.8), 0);

@@ -166,14 +166,15 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             });
         }
         let last = last.expect("a model has stages");
-        let chooser = Chooser::new(meta, &enc, opts.similarity);
+        let out = meta.output_dictionary();
+        let chooser = Chooser::new(meta, &enc, &out, opts.similarity);
         let spb = meta.clip.meta.steps_per_bar() as usize;
         let rhythm = Rhythm::new(&enc, spb);
         let strides: Vec<usize> = model.stages.iter().map(|s| s.resolution.stride()).collect();
         let moves = Moves::new(&enc, spb, &strides, opts.similarity);
         let before =
             enc.rolls.iter().map(|r| r.tokens[primer_bar * spb..(primer_bar + 1) * spb].to_vec()).collect();
-        let (dict, out) = (enc.dict.clone(), meta.output_dictionary());
+        let dict = enc.dict.clone();
         Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm, moves, before, dict, out })
     }
 
