@@ -17,6 +17,7 @@ use rand::{Rng as _, SeedableRng};
 
 use crate::clip::{Clip, Track};
 use crate::model::attention::KeyValues;
+use crate::model::inference::{CpuStage, PlainKeys};
 use crate::model::layers::Rng;
 use crate::model::StageModel;
 use crate::model_file::SintraModel;
@@ -124,6 +125,8 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     dict: Dictionary,
     /// The dictionary of the bars handed out (the model's and `Moves::articulate`'s re-strikes).
     out: Dictionary,
+    /// On the CPU, each stage's weights for its plain pass (`model::inference`).
+    cpu: Option<Vec<CpuStage>>,
 }
 
 impl<M: Deref<Target = SintraModel>> Generator<M> {
@@ -175,7 +178,11 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
         let before =
             enc.rolls.iter().map(|r| r.tokens[primer_bar * spb..(primer_bar + 1) * spb].to_vec()).collect();
         let dict = enc.dict.clone();
-        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm, moves, before, dict, out })
+        let cpu = match dev {
+            Device::Cpu => Some(model.stages.iter().map(|s| CpuStage::new(&s.model)).collect::<Result<_>>()?),
+            _ => None,
+        };
+        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm, moves, before, dict, out, cpu })
     }
 
     /// Samples the next bar: per track, its tokens at the finest stage's resolution, in
@@ -199,9 +206,9 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
                 let (distinct, which) = distinct_bars(&bars);
                 (upsample_bars(&bars_tensor(&distinct, dev)?, factor)?, which)
             };
-            let (logits, kvs) = forward_halves(&stage.model, &input, self.mems[s].as_deref())?;
-            let index = Tensor::from_iter(which.iter().map(|&i| i as u32), dev)?;
-            let logits = logits.index_select(&index, 0)?;
+            let cpu = self.cpu.as_ref().map(|c| &c[s]);
+            let (distinct, kvs) = forward(&stage.model, cpu, &input, self.mems[s].as_deref())?;
+            let logits = select(&distinct, input.dim(0)?, &which);
             memories.push((kvs, which));
             let p = self.opts.top_p.get(s).copied().unwrap_or(0.0);
             let t = self.opts.temperature;
@@ -257,28 +264,52 @@ fn distinct_bars(bars: &[Vec<Vec<u32>>]) -> (Vec<Vec<Vec<u32>>>, Vec<usize>) {
     (distinct, which)
 }
 
-/// A stage's forward pass over the candidates as two halves, on two threads where the rayon
+/// Bar `which[c]` of `bars` bars' flat logits for every candidate `c`.
+fn select(logits: &[f32], bars: usize, which: &[usize]) -> Vec<f32> {
+    let per = logits.len() / bars;
+    which.iter().flat_map(|&i| &logits[i * per..(i + 1) * per]).copied().collect()
+}
+
+/// A stage's forward pass over the bars `input` `[B, tracks, T]`, each attending to `mems`:
+/// the logits `[B, tracks, T, vocab]`, flat, and each layer's keys and values of every bar.
+///
+/// On the CPU (`cpu`), the plain pass, the bars in two halves on two threads where the rayon
 /// pool it runs in has them: each product is too small to gain from splitting (see
-/// `generate`), the candidates are independent. The same halves on any pool: the same bars.
-/// A GPU takes the whole batch at once.
-fn forward_halves(
+/// `generate`), the bars are independent. The same halves on any pool: the same bars. A GPU
+/// takes the whole batch at once.
+fn forward(
     model: &StageModel,
+    cpu: Option<&CpuStage>,
     input: &Tensor,
     mems: Option<&[KeyValues]>,
-) -> Result<(Tensor, Vec<KeyValues>)> {
-    let b = input.dim(0)?;
-    if b < 2 || !input.device().is_cpu() {
-        return model.forward(input, mems, None);
+) -> Result<(Vec<f32>, Vec<KeyValues>)> {
+    let Some(cpu) = cpu else {
+        let (logits, kvs) = model.forward(input, mems, None)?;
+        return Ok((logits.to_device(&Device::Cpu)?.flatten_all()?.to_vec1()?, kvs));
+    };
+    let (b, _, t) = input.dims3()?;
+    let tokens = input.flatten_all()?.to_vec1::<u32>()?;
+    let memory = mems.map(|m| m.iter().map(PlainKeys::new).collect::<Result<Vec<_>>>()).transpose()?;
+    let per = tokens.len() / b;
+    let half = |start: usize, len: usize| {
+        cpu.forward(&tokens[start * per..(start + len) * per], len, memory.as_deref())
+    };
+    let ((mut logits, mut keys), rest) = match b {
+        1 => (half(0, 1)?, None),
+        _ => {
+            let (first, second) = rayon::join(|| half(0, b / 2), || half(b / 2, b - b / 2));
+            (first?, Some(second?))
+        }
+    };
+    if let Some((more, more_keys)) = rest {
+        logits.extend(more);
+        for (k, more) in keys.iter_mut().zip(more_keys) {
+            k.k.extend(more.k);
+            k.v.extend(more.v);
+        }
     }
-    let half = |start, len| model.forward(&input.narrow(0, start, len)?, mems, None);
-    let (first, second) = rayon::join(|| half(0, b / 2), || half(b / 2, b - b / 2));
-    let ((l1, kv1), (l2, kv2)) = (first?, second?);
-    let kvs = kv1
-        .iter()
-        .zip(&kv2)
-        .map(|(a, z)| Ok(KeyValues { k: Tensor::cat(&[&a.k, &z.k], 0)?, v: Tensor::cat(&[&a.v, &z.v], 0)? }))
-        .collect::<Result<_>>()?;
-    Ok((Tensor::cat(&[&l1, &l2], 0)?, kvs))
+    let kvs = keys.into_iter().map(|k| k.into_tensors(b, cpu.heads(), t)).collect::<Result<_>>()?;
+    Ok((logits, kvs))
 }
 
 /// What shapes a stage's draws besides the model.
@@ -332,21 +363,21 @@ impl Shape<'_> {
     }
 }
 
-/// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]`,
+/// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]` (flat),
 /// candidate `c` at temperature `temperatures[c]`, with the clip's moves, within its rhythm
 /// grid where given and keeping the coarser bar's held notes (`shape`), adding each sampled
 /// token's log-probability under the model (temperature 1) to its candidate's `likelihood`.
 fn sample(
-    logits: &Tensor,
+    logits: &[f32],
     p: f32,
     temperatures: &[f32],
     shape: &Shape,
     rng: &mut Rng,
     likelihood: &mut [f32],
 ) -> Result<Vec<Vec<Vec<u32>>>> {
-    let (candidates, tracks, steps, vocab) = logits.dims4()?;
-    let flat = logits.to_device(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
-    let mut rows = flat.chunks_exact(vocab);
+    let (candidates, tracks, vocab) = (temperatures.len(), shape.before.len(), shape.dict.len());
+    let steps = logits.len() / (candidates * tracks * vocab);
+    let mut rows = logits.chunks_exact(vocab);
     let mut bars = Vec::with_capacity(candidates);
     for (c, (ll, &temperature)) in likelihood.iter_mut().zip(temperatures).take(candidates).enumerate() {
         let mut bar = Vec::with_capacity(tracks);
@@ -501,12 +532,20 @@ mod tests {
         let (_, kvs) = model.forward(&bars_tensor(&bars[..1], &Device::Cpu).unwrap(), None, None).unwrap();
         let mems: Vec<KeyValues> = kvs.iter().map(|kv| kv.bar(0).unwrap()).collect();
         let all = bars_tensor(&bars, &Device::Cpu).unwrap();
-        let (want, _) = model.forward(&all, Some(&mems), None).unwrap();
-        let (got, _) =
-            forward_halves(&model, &bars_tensor(&distinct, &Device::Cpu).unwrap(), Some(&mems)).unwrap();
-        let index = Tensor::from_iter(which.iter().map(|&i| i as u32), &Device::Cpu).unwrap();
-        let got = got.index_select(&index, 0).unwrap();
-        let d = (want - got).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-        assert!(d < 1e-5, "{d}");
+        let (want, want_kvs) = model.forward(&all, Some(&mems), None).unwrap();
+        let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        // The plain pass in halves (one bar, then two) and the tensor pass.
+        let cpu = CpuStage::new(&model).unwrap();
+        for cpu in [Some(&cpu), None] {
+            let input = bars_tensor(&distinct, &Device::Cpu).unwrap();
+            let (got, kvs) = forward(&model, cpu, &input, Some(&mems)).unwrap();
+            let got = select(&got, distinct.len(), &which);
+            let d = want.iter().zip(&got).map(|(w, g)| (w - g).abs()).fold(0f32, f32::max);
+            assert!(want.len() == got.len() && d < 1e-5, "{d}");
+            let index = Tensor::from_iter(which.iter().map(|&i| i as u32), &Device::Cpu).unwrap();
+            let keys = kvs[0].k.index_select(&index, 0).unwrap();
+            let d = (&want_kvs[0].k - keys).unwrap().abs().unwrap().max_all().unwrap();
+            assert!(d.to_scalar::<f32>().unwrap() < 1e-5);
+        }
     }
 }

@@ -41,19 +41,19 @@ pub fn rel_shift(x: &Tensor) -> Result<Tensor> {
 /// Multi-head attention over `[memory, segment]` with relative positions, then add & post-LN.
 pub struct RelAttention {
     /// Query, key and value projections in one matrix.
-    qkv: Linear,
+    pub(super) qkv: Linear,
     /// Projection of the relative position embeddings to keys.
-    r_net: Linear,
+    pub(super) r_net: Linear,
     /// Output projection.
-    out: Linear,
+    pub(super) out: Linear,
     /// Post-attention layer norm.
-    norm: LayerNorm,
+    pub(super) norm: LayerNorm,
     /// Dropout after the output projection.
     dropout: Dropout,
     /// Heads.
-    n_head: usize,
+    pub(super) n_head: usize,
     /// Size of one head.
-    d_head: usize,
+    pub(super) d_head: usize,
 }
 
 impl RelAttention {

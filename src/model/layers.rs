@@ -6,6 +6,7 @@ use candle_nn::{layer_norm, linear, LayerNorm, Linear, VarBuilder};
 use rand::Rng as _;
 
 use super::attention::{KeyValues, Memory, RelAttention};
+use super::inference::PlainMix;
 use super::Config;
 
 /// The random stream for initialisation and dropout; seeded, so training is repeatable
@@ -47,11 +48,11 @@ impl Dropout {
 /// Position-wise feed-forward block (ReLU) with residual and post-LN.
 pub struct FeedForward {
     /// d_model -> d_inner.
-    up: Linear,
+    pub(super) up: Linear,
     /// d_inner -> d_model.
-    down: Linear,
+    pub(super) down: Linear,
     /// Post-LN.
-    norm: LayerNorm,
+    pub(super) norm: LayerNorm,
     /// Dropout after the ReLU and after the second projection.
     dropout: Dropout,
 }
@@ -76,9 +77,9 @@ impl FeedForward {
 /// One Transformer-XL layer: relative attention over [memory, segment], then feed-forward.
 pub struct XlLayer {
     /// Attention sub-layer.
-    attn: RelAttention,
+    pub(super) attn: RelAttention,
     /// Feed-forward sub-layer.
-    ff: FeedForward,
+    pub(super) ff: FeedForward,
 }
 
 impl XlLayer {
@@ -108,9 +109,9 @@ impl XlLayer {
 /// Track_multi2one is `tracks -> 16 -> 1`, Track_one2multi is `1 -> 16 -> tracks`.
 pub struct TrackMix {
     /// First 1x1 convolution.
-    first: Linear,
+    pub(super) first: Linear,
     /// Second 1x1 convolution.
-    second: Linear,
+    pub(super) second: Linear,
 }
 
 impl TrackMix {
@@ -130,38 +131,12 @@ impl TrackMix {
         y.reshape((b, (), t, d))
     }
 
-    /// Both convolutions in one pass, one hidden channel at a time over a row of `T x d`
-    /// values that stays in cache: the `[B, 16, T x d]` hidden tensor of the tensor form, with
-    /// its bias, ReLU and product passes, was a fifth of sampling's time. No gradient.
+    /// Both convolutions on plain values ([`PlainMix`]). No gradient.
     fn fused(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, from, t, d) = x.dims4()?;
-        let n = t * d;
-        let values = |w: &Tensor| w.flatten_all()?.to_vec1::<f32>();
-        let (w1, w2) = (values(self.first.weight())?, values(self.second.weight())?);
-        let bias = |l: &Linear| l.bias().map_or(Ok(Vec::new()), values);
-        let (b1, b2) = (bias(&self.first)?, bias(&self.second)?);
-        let (hidden, to) = (b1.len(), b2.len());
-        let xs = x.flatten_all()?.to_vec1::<f32>()?;
-        let mut ys = vec![0f32; b * to * n];
-        let mut h = vec![0f32; n];
-        for (x, y) in xs.chunks_exact(from * n).zip(ys.chunks_exact_mut(to * n)) {
-            for (o, row) in y.chunks_exact_mut(n).enumerate() {
-                row.fill(b2[o]);
-            }
-            for c in 0..hidden {
-                h.fill(b1[c]);
-                for (i, xi) in x.chunks_exact(n).enumerate() {
-                    let w = w1[c * from + i];
-                    h.iter_mut().zip(xi).for_each(|(h, x)| *h += w * x);
-                }
-                h.iter_mut().for_each(|h| *h = h.max(0.0));
-                for (o, row) in y.chunks_exact_mut(n).enumerate() {
-                    let w = w2[o * hidden + c];
-                    row.iter_mut().zip(&h).for_each(|(y, h)| *y += w * h);
-                }
-            }
-        }
-        Tensor::from_vec(ys, (b, to, t, d), x.device())
+        let (b, _, t, d) = x.dims4()?;
+        let mix = PlainMix::new(self)?;
+        let ys = mix.apply(&x.flatten_all()?.to_vec1::<f32>()?, t * d);
+        Tensor::from_vec(ys, (b, mix.to(), t, d), x.device())
     }
 }
 

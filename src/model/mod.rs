@@ -3,6 +3,7 @@
 //! per track whose logits are masked to that track's own vocabulary.
 
 pub mod attention;
+pub mod inference;
 pub mod layers;
 
 use candle_core::{DType, Device, Module, Result, Tensor, Var};

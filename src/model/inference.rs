@@ -1,0 +1,482 @@
+//! A stage's forward pass for generation on the CPU, on plain values.
+//!
+//! The maths of [`StageModel::forward`] with a one-bar memory (the candidates of generation)
+//! without tensors: at a bar's sizes candle's ~110 operations a pass (each an allocation, many
+//! a strided copy or a hand-off to its threads) cost about as much as the products. Here each
+//! weight is one product (`gemm`, the crate candle's own CPU products use), the relative
+//! position keys are projected once, and the rest are loops over rows that stay in cache.
+//! `StageModel::forward` stays the reference (the tests hold the two together), training's
+//! pass and the GPU's.
+
+use candle_core::{Device, Module, Result, Tensor};
+use candle_nn::{LayerNorm, Linear};
+
+use super::attention::KeyValues;
+use super::layers::{TrackMix, XlLayer};
+use super::StageModel;
+
+/// One stage's weights as plain values, for generation on the CPU.
+pub struct CpuStage {
+    /// Token embedding times sqrt(d_model), `[vocab, d]`.
+    embedding: Vec<f32>,
+    /// Track_multi2one.
+    multi2one: PlainMix,
+    /// Learned position in the bar, `[tokens per bar, d]`.
+    bar_position: Vec<f32>,
+    /// The Transformer-XL layers.
+    layers: Vec<CpuLayer>,
+    /// Content bias u, `[heads, d_head]`.
+    u: Vec<f32>,
+    /// Position bias v, `[heads, d_head]`.
+    v: Vec<f32>,
+    /// Track_one2multi.
+    one2multi: PlainMix,
+    /// The heads' weights, transposed: `[tracks, d, vocab]`.
+    head: Vec<f32>,
+    /// The heads' biases plus the vocabulary mask, `[tracks, vocab]`.
+    head_bias: Vec<f32>,
+    /// Model width.
+    d: usize,
+    /// Attention heads.
+    heads: usize,
+    /// Size of one head.
+    d_head: usize,
+    /// Tokens a bar.
+    per_bar: usize,
+}
+
+/// One layer's keys and values, `[B, heads, T, d_head]` each.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlainKeys {
+    /// Keys.
+    pub k: Vec<f32>,
+    /// Values.
+    pub v: Vec<f32>,
+}
+
+impl PlainKeys {
+    pub fn new(kv: &KeyValues) -> Result<Self> {
+        Ok(Self { k: kv.k.flatten_all()?.to_vec1()?, v: kv.v.flatten_all()?.to_vec1()? })
+    }
+
+    /// As tensors of `b` bars of `t` steps on the CPU.
+    pub fn into_tensors(self, b: usize, heads: usize, t: usize) -> Result<KeyValues> {
+        let shape = (b, heads, t, self.k.len() / (b * heads * t));
+        Ok(KeyValues {
+            k: Tensor::from_vec(self.k, shape, &Device::Cpu)?,
+            v: Tensor::from_vec(self.v, shape, &Device::Cpu)?,
+        })
+    }
+}
+
+impl CpuStage {
+    pub fn new(model: &StageModel) -> Result<Self> {
+        let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let cfg = model.cfg;
+        let scale = (cfg.d_model as f32).sqrt();
+        let (tracks, vocab, d) = model.head_weight.dims3()?;
+        let head = model.head_weight.transpose(1, 2)?.contiguous()?;
+        let head_bias = model.head_bias.reshape((tracks, vocab))?;
+        let mask = model.vocab_mask.reshape((tracks, vocab))?;
+        Ok(Self {
+            embedding: values(model.embedding.embeddings())?.iter().map(|e| e * scale).collect(),
+            multi2one: PlainMix::new(&model.multi2one)?,
+            bar_position: values(&model.bar_position)?,
+            layers: model.layers.iter().map(|l| CpuLayer::new(l, &model.positions)).collect::<Result<_>>()?,
+            u: values(&model.u)?,
+            v: values(&model.v)?,
+            one2multi: PlainMix::new(&model.one2multi)?,
+            head: values(&head)?,
+            head_bias: values(&(head_bias + mask)?)?,
+            d,
+            heads: cfg.n_head,
+            d_head: cfg.d_head,
+            per_bar: model.bar_position.dim(0)?,
+        })
+    }
+
+    /// Attention heads (the second axis of [`PlainKeys`]).
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// Logits `[B, tracks, T, vocab]` for `b` bars of tokens `[B, tracks, T]`, and each layer's
+    /// keys and values of every bar (the memory for the bar after). Every bar attends to
+    /// `memory` (one bar's keys and values per layer), or to nothing before itself.
+    pub fn forward(
+        &self,
+        tokens: &[u32],
+        b: usize,
+        memory: Option<&[PlainKeys]>,
+    ) -> Result<(Vec<f32>, Vec<PlainKeys>)> {
+        let (t, d) = (self.per_bar, self.d);
+        let vocab = self.embedding.len() / d;
+        let mut emb = vec![0f32; tokens.len() * d];
+        for (row, &tok) in emb.chunks_exact_mut(d).zip(tokens) {
+            let Some(e) = self.embedding.get(tok as usize * d..(tok as usize + 1) * d) else {
+                candle_core::bail!("token {tok} outside a vocabulary of {vocab}");
+            };
+            row.copy_from_slice(e);
+        }
+        let mut x = self.multi2one.apply(&emb, t * d); // [B, T, d]
+        for bar in x.chunks_exact_mut(t * d) {
+            bar.iter_mut().zip(&self.bar_position).for_each(|(x, p)| *x += p);
+        }
+        let mut keys = Vec::with_capacity(self.layers.len());
+        for (l, layer) in self.layers.iter().enumerate() {
+            keys.push(layer.forward(self, &mut x, b, memory.map(|m| &m[l])));
+        }
+        let y = self.one2multi.apply(&x, t * d); // [B, tracks, T, d]
+        let tracks = self.head_bias.len() / vocab;
+        let mut logits = vec![0f32; b * tracks * t * vocab];
+        for (i, (rows, out)) in y.chunks_exact(t * d).zip(logits.chunks_exact_mut(t * vocab)).enumerate() {
+            let k = i % tracks;
+            matmul(rows, &self.head[k * d * vocab..(k + 1) * d * vocab], out, d, vocab);
+            let bias = &self.head_bias[k * vocab..(k + 1) * vocab];
+            out.chunks_exact_mut(vocab).for_each(|row| add(row, bias));
+        }
+        Ok((logits, keys))
+    }
+}
+
+/// A [`TrackMix`]'s weights as plain values.
+pub struct PlainMix {
+    /// First convolution's weight, `[hidden, from]`.
+    w1: Vec<f32>,
+    /// Its bias, `[hidden]`.
+    b1: Vec<f32>,
+    /// Second convolution's weight, `[to, hidden]`.
+    w2: Vec<f32>,
+    /// Its bias, `[to]`.
+    b2: Vec<f32>,
+}
+
+impl PlainMix {
+    pub fn new(mix: &TrackMix) -> Result<Self> {
+        let values = |w: &Tensor| w.flatten_all()?.to_vec1::<f32>();
+        let bias = |l: &Linear| match l.bias() {
+            Some(b) => values(b),
+            None => Ok(vec![0.0; l.weight().dim(0)?]),
+        };
+        Ok(Self {
+            w1: values(mix.first.weight())?,
+            b1: bias(&mix.first)?,
+            w2: values(mix.second.weight())?,
+            b2: bias(&mix.second)?,
+        })
+    }
+
+    /// Output channels.
+    pub fn to(&self) -> usize {
+        self.b2.len()
+    }
+
+    /// `[B, from, n]` -> `[B, to, n]`: per bar, the weights times its `[from, n]` matrix,
+    /// a few wide products (channels last would make thousands of rows of 4 or 16 values).
+    pub fn apply(&self, xs: &[f32], n: usize) -> Vec<f32> {
+        let (hidden, to) = (self.b1.len(), self.b2.len());
+        let from = self.w1.len() / hidden;
+        let mut ys = vec![0f32; xs.len() / from * to];
+        let mut h = vec![0f32; hidden * n];
+        for (x, y) in xs.chunks_exact(from * n).zip(ys.chunks_exact_mut(to * n)) {
+            matmul(&self.w1, x, &mut h, from, n);
+            for (row, b) in h.chunks_exact_mut(n).zip(&self.b1) {
+                row.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
+            }
+            matmul(&self.w2, &h, y, hidden, n);
+            for (row, b) in y.chunks_exact_mut(n).zip(&self.b2) {
+                row.iter_mut().for_each(|v| *v += b);
+            }
+        }
+        ys
+    }
+}
+
+/// One Transformer-XL layer's weights.
+struct CpuLayer {
+    /// Query, key and value projection.
+    qkv: Dense,
+    /// The relative position keys of distances `2T-1 ... 0`, `[2T, heads x d_head]`: the
+    /// same for every pass, so projected once.
+    r: Vec<f32>,
+    /// Attention output projection.
+    out: Dense,
+    /// Post-attention layer norm.
+    norm1: Norm,
+    /// Feed-forward, d_model -> d_inner.
+    up: Dense,
+    /// Feed-forward, d_inner -> d_model.
+    down: Dense,
+    /// Post-feed-forward layer norm.
+    norm2: Norm,
+}
+
+impl CpuLayer {
+    fn new(layer: &XlLayer, positions: &Tensor) -> Result<Self> {
+        let (attn, ff) = (&layer.attn, &layer.ff);
+        Ok(Self {
+            qkv: Dense::new(&attn.qkv)?,
+            r: attn.r_net.forward(positions)?.flatten_all()?.to_vec1()?,
+            out: Dense::new(&attn.out)?,
+            norm1: Norm::new(&attn.norm)?,
+            up: Dense::new(&ff.up)?,
+            down: Dense::new(&ff.down)?,
+            norm2: Norm::new(&ff.norm)?,
+        })
+    }
+
+    /// Runs the layer on `x` `[B x T, d]` in place; returns the bars' keys and values.
+    fn forward(&self, stage: &CpuStage, x: &mut [f32], b: usize, memory: Option<&PlainKeys>) -> PlainKeys {
+        let rows = x.len() / stage.d;
+        let mut qkv = vec![0f32; rows * self.qkv.output];
+        self.qkv.apply(x, &mut qkv);
+        let (att, keys) = self.attend(stage, &qkv, b, memory);
+        let mut h = vec![0f32; rows * stage.d];
+        self.out.apply(&att, &mut h);
+        add(x, &h);
+        self.norm1.apply(x);
+        let mut inner = vec![0f32; rows * self.up.output];
+        self.up.apply(x, &mut inner);
+        inner.iter_mut().for_each(|v| *v = v.max(0.0));
+        self.down.apply(&inner, &mut h);
+        add(x, &h);
+        self.norm2.apply(x);
+        keys
+    }
+
+    /// Relative attention of every bar over [memory, itself] (causal inside the bar): the heads'
+    /// outputs `[B x T, heads x d_head]`, and the bars' own keys and values.
+    fn attend(
+        &self,
+        stage: &CpuStage,
+        qkv: &[f32],
+        b: usize,
+        memory: Option<&PlainKeys>,
+    ) -> (Vec<f32>, PlainKeys) {
+        let (t, heads, dh) = (stage.per_bar, stage.heads, stage.d_head);
+        let inner = heads * dh;
+        let width = 3 * inner;
+        let mut own = PlainKeys { k: vec![0f32; b * inner * t], v: vec![0f32; b * inner * t] };
+        for (row, chunk) in qkv.chunks_exact(width).enumerate() {
+            let (bar, i) = (row / t, row % t);
+            for h in 0..heads {
+                let at = ((bar * heads + h) * t + i) * dh;
+                own.k[at..at + dh].copy_from_slice(&chunk[inner + h * dh..][..dh]);
+                own.v[at..at + dh].copy_from_slice(&chunk[2 * inner + h * dh..][..dh]);
+            }
+        }
+        let scale = 1.0 / (dh as f32).sqrt();
+        let first = if memory.is_some() { 0 } else { t };
+        let mut att = vec![0f32; b * t * inner];
+        let (mut scores, mut qu, mut qv) = (vec![0f32; 2 * t], vec![0f32; dh], vec![0f32; dh]);
+        for bar in 0..b {
+            for h in 0..heads {
+                // Key or value `j` of [memory, bar].
+                let key = |j: usize, values: bool| -> &[f32] {
+                    let (keys, at) = match memory {
+                        Some(m) if j < t => (m, (h * t + j) * dh),
+                        _ => (&own, ((bar * heads + h) * t + j - t) * dh),
+                    };
+                    let all = if values { &keys.v } else { &keys.k };
+                    &all[at..at + dh]
+                };
+                for i in 0..t {
+                    let q = &qkv[(bar * t + i) * width + h * dh..][..dh];
+                    for d in 0..dh {
+                        qu[d] = q[d] + stage.u[h * dh + d];
+                        qv[d] = q[d] + stage.v[h * dh + d];
+                    }
+                    // Key j sits at distance t + i - j: row 2t - 1 - (t + i - j) of `r`.
+                    let last = t + i;
+                    for (j, s) in scores.iter_mut().enumerate().take(last + 1).skip(first) {
+                        let r = &self.r[(t - 1 - i + j) * inner + h * dh..][..dh];
+                        *s = (dot(&qu, key(j, false)) + dot(&qv, r)) * scale;
+                    }
+                    softmax(&mut scores[first..=last]);
+                    let out = &mut att[(bar * t + i) * inner + h * dh..][..dh];
+                    for (j, &p) in scores.iter().enumerate().take(last + 1).skip(first) {
+                        out.iter_mut().zip(key(j, true)).for_each(|(o, v)| *o += p * v);
+                    }
+                }
+            }
+        }
+        (att, own)
+    }
+}
+
+/// A linear layer: weight transposed to `[in, out]`, bias.
+struct Dense {
+    /// `[in, out]`.
+    w: Vec<f32>,
+    /// `[out]`, zeros where the layer has none.
+    bias: Vec<f32>,
+    /// Output width.
+    output: usize,
+}
+
+impl Dense {
+    fn new(layer: &Linear) -> Result<Self> {
+        let output = layer.weight().dim(0)?;
+        let bias = match layer.bias() {
+            Some(b) => b.to_vec1()?,
+            None => vec![0.0; output],
+        };
+        Ok(Self { w: layer.weight().t()?.contiguous()?.flatten_all()?.to_vec1()?, bias, output })
+    }
+
+    /// `y = x W^T + bias` for every row of `x`.
+    fn apply(&self, x: &[f32], y: &mut [f32]) {
+        matmul(x, &self.w, y, self.w.len() / self.output, self.output);
+        y.chunks_exact_mut(self.output).for_each(|row| add(row, &self.bias));
+    }
+}
+
+/// A layer norm's weight and bias.
+struct Norm {
+    /// Scale.
+    w: Vec<f32>,
+    /// Shift.
+    b: Vec<f32>,
+}
+
+impl Norm {
+    fn new(norm: &LayerNorm) -> Result<Self> {
+        let b = match norm.bias() {
+            Some(b) => b.to_vec1()?,
+            None => vec![0.0; norm.weight().elem_count()],
+        };
+        Ok(Self { w: norm.weight().to_vec1()?, b })
+    }
+
+    /// Normalises every row of `x` in place (epsilon 1e-5, the model's).
+    fn apply(&self, x: &mut [f32]) {
+        let n = self.w.len();
+        for row in x.chunks_exact_mut(n) {
+            let mean = row.iter().sum::<f32>() / n as f32;
+            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
+            let inv = 1.0 / (var + 1e-5).sqrt();
+            for ((v, w), b) in row.iter_mut().zip(&self.w).zip(&self.b) {
+                *v = (*v - mean) * inv * w + b;
+            }
+        }
+    }
+}
+
+/// `y [m, n] = x [m, k] w [k, n]`, row-major, on this thread.
+fn matmul(x: &[f32], w: &[f32], y: &mut [f32], k: usize, n: usize) {
+    let m = x.len() / k;
+    assert!(x.len() == m * k && w.len() == k * n && y.len() == m * n, "matmul sizes");
+    // SAFETY: the three lengths were checked against the sizes; the strides describe
+    // row-major matrices of those sizes; `y` does not alias `x` or `w` (borrow rules).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            y.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            x.as_ptr(),
+            1,
+            k as isize,
+            w.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+fn add(x: &mut [f32], y: &[f32]) {
+    x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+}
+
+/// In eight lanes, so that it compiles to vector instructions (one sum is one long chain).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let (xs, ys) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = xs.remainder().iter().zip(ys.remainder()).map(|(a, b)| a * b).sum();
+    let mut lanes = [0f32; 8];
+    for (x, y) in xs.zip(ys) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    x.iter_mut().for_each(|v| *v /= sum);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::layers::Rng;
+    use crate::model::{build_stage, init_weights, Config};
+    use rand::SeedableRng;
+
+    #[test]
+    fn the_cpu_pass_gives_the_stage_models_logits_and_keys() {
+        // A layer of 2 and 3 heads, biases on every weight, 3 tracks with masked vocabularies.
+        let cfg =
+            Config { n_layer: 2, n_head: 3, d_head: 4, d_model: 10, d_inner: 14, dropout: 0.0, lr: 1e-3 };
+        let (tracks, vocab, t) = (3, 7, 4);
+        let allowed: Vec<Vec<u32>> =
+            (0..tracks as u32).map(|k| (0..vocab as u32).filter(|v| v % 3 != k).collect()).collect();
+        let (vm, model) = build_stage(cfg, vocab, t, &allowed, &Device::Cpu).unwrap();
+        init_weights(&vm, &mut Rng::seed_from_u64(5)).unwrap();
+        // Weights start at 0.02 noise and biases at 0: give every term weight.
+        for (name, var) in vm.data().lock().unwrap().iter() {
+            if !name.contains("norm") {
+                var.set(&Tensor::randn(0f32, 0.4, var.shape(), &Device::Cpu).unwrap()).unwrap();
+            }
+        }
+        let cpu = CpuStage::new(&model).unwrap();
+        let bars = |b: usize, seed: u32| -> Vec<u32> {
+            (0..b * tracks * t).map(|i| (i as u32 * 5 + seed) % vocab as u32).collect()
+        };
+        let tensor =
+            |tokens: &[u32], b| Tensor::from_vec(tokens.to_vec(), (b, tracks, t), &Device::Cpu).unwrap();
+        let close = |want: &Tensor, got: &[f32], what: &str| {
+            let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(want.len(), got.len(), "{what}");
+            for (w, g) in want.iter().zip(got) {
+                assert!((w - g).abs() < 1e-4 * w.abs().max(1.0), "{what}: {w} vs {g}");
+            }
+        };
+        // The first bar, without memory.
+        let first = bars(1, 0);
+        let (want, want_kv) = model.forward(&tensor(&first, 1), None, None).unwrap();
+        let (got, got_kv) = cpu.forward(&first, 1, None).unwrap();
+        close(&want, &got, "first bar");
+        for (w, g) in want_kv.iter().zip(&got_kv) {
+            close(&w.k, &g.k, "first keys");
+            close(&w.v, &g.v, "first values");
+        }
+        // Five candidates attending to the first bar's keys.
+        let memory: Vec<PlainKeys> = got_kv;
+        let mems: Vec<KeyValues> = want_kv.iter().map(|kv| kv.bar(0).unwrap()).collect();
+        let next = bars(5, 3);
+        let (want, want_kv) = model.forward(&tensor(&next, 5), Some(&mems), None).unwrap();
+        let (got, got_kv) = cpu.forward(&next, 5, Some(&memory)).unwrap();
+        close(&want, &got, "candidates");
+        for (w, g) in want_kv.iter().zip(got_kv) {
+            let g = g.into_tensors(5, cfg.n_head, t).unwrap();
+            close(&w.k, &g.k.flatten_all().unwrap().to_vec1::<f32>().unwrap(), "keys");
+            close(&w.v, &g.v.flatten_all().unwrap().to_vec1::<f32>().unwrap(), "values");
+        }
+        assert!(cpu.forward(&[vocab as u32; 12], 1, None).is_err());
+    }
+}
