@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clip::{check_bars, Clip};
 use crate::error::FileError;
+use crate::model::inference::CpuStage;
 use crate::model::{build_stage, Config, Preset, StageModel};
 use crate::pitch_group::{pitches, Dictionary, Group};
 use crate::pyramid::Resolution;
@@ -110,9 +112,30 @@ pub struct SintraModel {
     pub stages: Vec<Stage>,
     /// Where the weights live.
     pub device: Device,
+    /// On the CPU, each stage's weights for generation's plain pass, built when first asked for.
+    plain: OnceLock<Vec<CpuStage>>,
 }
 
 impl SintraModel {
+    pub fn new(meta: ModelMeta, stages: Vec<Stage>, device: &Device) -> Self {
+        Self { meta, stages, device: device.clone(), plain: OnceLock::new() }
+    }
+
+    /// On the CPU, each stage's weights for generation's plain pass (`model::inference`),
+    /// built once for the model (3 ms, which every generator used to spend again); on a GPU
+    /// none.
+    pub fn cpu_stages(&self) -> candle_core::Result<Option<&[CpuStage]>> {
+        if !self.device.is_cpu() {
+            return Ok(None);
+        }
+        if let Some(stages) = self.plain.get() {
+            return Ok(Some(stages));
+        }
+        let stages =
+            self.stages.iter().map(|s| CpuStage::new(&s.model)).collect::<candle_core::Result<_>>()?;
+        Ok(Some(self.plain.get_or_init(|| stages)))
+    }
+
     /// The file's bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let mut tensors: Vec<(String, Tensor)> = Vec::new();
@@ -204,6 +227,6 @@ impl SintraModel {
             }
             stages.push(Stage { resolution, allowed: allowed.clone(), varmap, model });
         }
-        Ok(Self { meta, stages, device: device.clone() })
+        Ok(Self::new(meta, stages, device))
     }
 }

@@ -217,7 +217,7 @@ fn train_in_pool(
     }
 
     let meta = ModelMeta::new(opts.preset, cfg, clip.clone(), bars, &enc.dict, &stages, opts.seed);
-    Ok((SintraModel { meta, stages, device: device.clone() }, reports))
+    Ok((SintraModel::new(meta, stages, device), reports))
 }
 
 /// Adam with the paper's betas over a cosine schedule until the target loss or the last epoch.

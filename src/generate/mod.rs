@@ -9,15 +9,14 @@ mod rhythm;
 pub mod sampling;
 pub mod velocity;
 
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::{Device, Result, Tensor};
 use rand::{Rng as _, SeedableRng};
 
 use crate::clip::{Clip, Track};
-use crate::model::attention::KeyValues;
-use crate::model::inference::{CpuStage, PlainKeys};
+use crate::model::inference::{Before, CpuStage, PlainKeys};
 use crate::model::layers::Rng;
 use crate::model::StageModel;
 use crate::model_file::SintraModel;
@@ -26,7 +25,7 @@ use crate::train::{bars_at, upsample_bars};
 use candidates::Chooser;
 use moves::Moves;
 use rhythm::Rhythm;
-use sampling::{log_softmax_at, sample_top_p, softmax};
+use sampling::{log_softmax_at, sample_top_p, softmax_into};
 
 /// Where generation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,10 +106,11 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     opts: GenerateOptions,
     /// Sampling stream.
     rng: Rng,
-    /// Per stage, the memory for its next input (each layer's keys and values of the bar before).
-    mems: Vec<Option<Vec<KeyValues>>>,
-    /// The last bar at the first stage's resolution, `[1, tracks, tokens]`.
-    last: Tensor,
+    /// Per stage, the memory for its next input: each layer's keys and values of the bar
+    /// before, `[1, heads, T, d_head]`.
+    mems: Vec<Option<Vec<PlainKeys>>>,
+    /// The last bar at the first stage's resolution, `[tracks, tokens]`.
+    last: Vec<u32>,
     /// The clip bar generation started from (0-based).
     pub primer_bar: usize,
     /// Keeps one of the candidate bars.
@@ -125,11 +125,9 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     dict: Dictionary,
     /// The dictionary of the bars handed out (the model's and `Moves::articulate`'s re-strikes).
     out: Dictionary,
-    /// On the CPU, each stage's weights for its plain pass (`model::inference`).
-    cpu: Option<Vec<CpuStage>>,
 }
 
-impl<M: Deref<Target = SintraModel>> Generator<M> {
+impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
     /// Primes every stage's memory with the clip up to the primer bar.
     pub fn new(model: M, opts: GenerateOptions) -> Result<Self> {
         let mut rng = Rng::seed_from_u64(opts.seed);
@@ -156,7 +154,7 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
                 }
             };
             if s == 0 {
-                last = Some(inputs.narrow(0, primer_bar, 1)?);
+                last = Some(inputs.get(primer_bar)?.flatten_all()?.to_vec1()?);
             }
             // The first stage's next input is the primer bar, so its memory is the bar before;
             // a finer stage's next input is the new bar, so its memory is the primer bar.
@@ -164,8 +162,19 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             mems.push(if upto == 0 {
                 None
             } else {
-                let (_, kvs) = stage.model.forward(&inputs.narrow(0, 0, upto)?, None, None)?;
-                Some(kvs.iter().map(|kv| kv.bar(upto - 1)).collect::<Result<Vec<_>>>()?)
+                let clip = inputs.narrow(0, 0, upto)?;
+                let keys = match model.cpu_stages()? {
+                    // The clip's bars in order, each attending to the one before, in one pass.
+                    Some(cpu) => cpu[s].forward(&clip.flatten_all()?.to_vec1()?, upto, Before::Previous)?.1,
+                    None => stage
+                        .model
+                        .forward(&clip, None, None)?
+                        .1
+                        .iter()
+                        .map(PlainKeys::new)
+                        .collect::<Result<_>>()?,
+                };
+                Some(keys.iter().map(|k| k.bar(upto - 1, upto)).collect())
             });
         }
         let last = last.expect("a model has stages");
@@ -178,41 +187,72 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
         let before =
             enc.rolls.iter().map(|r| r.tokens[primer_bar * spb..(primer_bar + 1) * spb].to_vec()).collect();
         let dict = enc.dict.clone();
-        let cpu = match dev {
-            Device::Cpu => Some(model.stages.iter().map(|s| CpuStage::new(&s.model)).collect::<Result<_>>()?),
-            _ => None,
-        };
-        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm, moves, before, dict, out, cpu })
+        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm, moves, before, dict, out })
     }
 
     /// Samples the next bar: per track, its tokens at the finest stage's resolution, in
     /// `ModelMeta::output_dictionary` (the model's tokens and the articulation's). Draws
-    /// `candidates` bars as one batch through every stage and keeps one (see `pick`); the
-    /// stages' memories go on from the kept one.
+    /// candidate bars through every stage and keeps one (see `pick`); the stages' memories go
+    /// on from the kept one.
+    ///
+    /// On the CPU the candidates go in two halves, each through all the stages on a thread and
+    /// a random stream of its own (drawn from the generator's, so a seed gives the same bars
+    /// on any pool): every product is too small to gain from splitting, the candidates are
+    /// independent until the choice, and one hand-off a bar costs less than one per stage. A
+    /// GPU takes them as one batch.
     pub fn next_bar(&mut self) -> Result<Vec<Vec<u32>>> {
         let k = pool(self.opts.candidates, self.opts.similarity);
-        let dev = &self.model.device;
-        let mut bars: Vec<Vec<Vec<u32>>> = Vec::new();
-        let mut firsts = Vec::new();
-        let mut memories = Vec::new();
-        let mut likelihood = vec![0f32; k];
+        let half = if self.model.device.is_cpu() && k > 1 { k / 2 } else { k };
+        let parts: Vec<Range<usize>> = [0..half, half..k].into_iter().filter(|p| !p.is_empty()).collect();
+        let mut streams: Vec<Rng> = parts.iter().map(|_| Rng::seed_from_u64(self.rng.random())).collect();
+        let drawn: Vec<Drawn> = match (&parts[..], &mut streams[..]) {
+            ([a, b], [ra, rb]) => {
+                let (x, y) = rayon::join(|| self.draw(k, a.clone(), ra), || self.draw(k, b.clone(), rb));
+                vec![x?, y?]
+            }
+            _ => vec![self.draw(k, 0..k, &mut streams[0])?],
+        };
+        let bars: Vec<&Vec<Vec<u32>>> = drawn.iter().flat_map(|d| &d.bars).collect();
+        let likelihood: Vec<f32> = drawn.iter().flat_map(|d| d.likelihood.iter().copied()).collect();
+        // Each candidate as it would be handed out, so the choice counts its onsets.
+        let mut articulated: Vec<Vec<Vec<u32>>> =
+            bars.iter().map(|b| self.moves.articulate(b, &self.before, &self.out, &mut self.rng)).collect();
+        let keep = self.chooser.pick(&articulated, &likelihood);
+        let part = parts.iter().position(|p| p.contains(&keep)).expect("the parts cover every candidate");
+        let (mut kept, c) = (drawn.into_iter().nth(part).expect("a part each"), keep - parts[part].start);
+        for (s, (keys, which)) in kept.memories.iter().enumerate() {
+            let bars = which.iter().max().map_or(1, |m| m + 1);
+            self.mems[s] = Some(keys.iter().map(|k| k.bar(which[c], bars)).collect());
+        }
+        self.last = kept.firsts[c].concat();
+        self.before = kept.bars.swap_remove(c);
+        Ok(articulated.swap_remove(keep))
+    }
+
+    /// Draws candidates `part` of `k` through every stage with `rng`.
+    fn draw(&self, k: usize, part: Range<usize>, rng: &mut Rng) -> Result<Drawn> {
+        let n = part.len();
+        let mut drawn =
+            Drawn { bars: Vec::new(), firsts: Vec::new(), memories: Vec::new(), likelihood: vec![0f32; n] };
         for (s, stage) in self.model.stages.iter().enumerate() {
             // Candidates with the same input get the same logits: each distinct input runs
             // once (all of them at the first stage, whose input is the last bar).
-            let (input, which) = if s == 0 {
-                (self.last.clone(), vec![0; k])
+            let (input, which, bars) = if s == 0 {
+                (self.last.clone(), vec![0; n], 1)
             } else {
                 let factor = self.model.stages[s - 1].resolution.stride() / stage.resolution.stride();
-                let (distinct, which) = distinct_bars(&bars);
-                (upsample_bars(&bars_tensor(&distinct, dev)?, factor)?, which)
+                let (distinct, which) = distinct_bars(&drawn.bars);
+                (upsample(&distinct, factor), which, distinct.len())
             };
-            let cpu = self.cpu.as_ref().map(|c| &c[s]);
-            let (distinct, kvs) = forward(&stage.model, cpu, &input, self.mems[s].as_deref())?;
-            let logits = select(&distinct, input.dim(0)?, &which);
-            memories.push((kvs, which));
+            let cpu = self.model.cpu_stages()?.map(|c| &c[s]);
+            let (model, dev, tracks) = (&stage.model, &self.model.device, self.before.len());
+            let (distinct, keys) = forward(model, cpu, dev, &input, (bars, tracks), self.mems[s].as_deref())?;
+            let logits = select(&distinct, bars, &which);
+            drawn.memories.push((keys, which));
             let p = self.opts.top_p.get(s).copied().unwrap_or(0.0);
             let t = self.opts.temperature;
-            let temps: Vec<f32> = (0..k)
+            let temps: Vec<f32> = part
+                .clone()
                 .map(|c| {
                     if s == 0 && k > 1 {
                         t * spread(self.opts.similarity).powf(c as f32 / (k - 1) as f32)
@@ -225,27 +265,33 @@ impl<M: Deref<Target = SintraModel>> Generator<M> {
             let shape = Shape {
                 moves: &self.moves,
                 stage: s,
+                first: part.start,
                 before: self.before.iter().map(|b| b[b.len() - stride]).collect(),
                 rhythm: (stride == 1).then_some(&self.rhythm),
-                coarse: (s > 0).then(|| (&bars[..], self.model.stages[s - 1].resolution.stride() / stride)),
+                coarse: (s > 0)
+                    .then(|| (&drawn.bars[..], self.model.stages[s - 1].resolution.stride() / stride)),
                 dict: &self.dict,
             };
-            bars = sample(&logits, p, &temps, &shape, &mut self.rng, &mut likelihood)?;
+            drawn.bars = sample(&logits, p, &temps, &shape, rng, &mut drawn.likelihood)?;
             if s == 0 {
-                firsts = bars.clone();
+                drawn.firsts = drawn.bars.clone();
             }
         }
-        // Each candidate as it would be handed out, so the choice counts its onsets.
-        let mut articulated: Vec<Vec<Vec<u32>>> =
-            bars.iter().map(|b| self.moves.articulate(b, &self.before, &self.out, &mut self.rng)).collect();
-        let keep = self.chooser.pick(&articulated, &likelihood);
-        for (s, (kvs, which)) in memories.into_iter().enumerate() {
-            self.mems[s] = Some(kvs.iter().map(|kv| kv.bar(which[keep])).collect::<Result<Vec<_>>>()?);
-        }
-        self.last = bars_tensor(&firsts[keep..=keep], dev)?;
-        self.before = bars.swap_remove(keep);
-        Ok(articulated.swap_remove(keep))
+        Ok(drawn)
     }
+}
+
+/// Some of a bar's candidates, drawn through every stage.
+struct Drawn {
+    /// Per candidate, per track, its tokens at the finest stage.
+    bars: Vec<Vec<Vec<u32>>>,
+    /// The same at the first stage (the first stage's next input).
+    firsts: Vec<Vec<Vec<u32>>>,
+    /// Per stage, each layer's keys and values of its distinct inputs, and which each
+    /// candidate had.
+    memories: Vec<(Vec<PlainKeys>, Vec<usize>)>,
+    /// Per candidate, the model's log-likelihood of its tokens.
+    likelihood: Vec<f32>,
 }
 
 /// The distinct bars among `bars`, in order of first appearance, and which of them each is.
@@ -270,46 +316,28 @@ fn select(logits: &[f32], bars: usize, which: &[usize]) -> Vec<f32> {
     which.iter().flat_map(|&i| &logits[i * per..(i + 1) * per]).copied().collect()
 }
 
-/// A stage's forward pass over the bars `input` `[B, tracks, T]`, each attending to `mems`:
-/// the logits `[B, tracks, T, vocab]`, flat, and each layer's keys and values of every bar.
-///
-/// On the CPU (`cpu`), the plain pass, the bars in two halves on two threads where the rayon
-/// pool it runs in has them: each product is too small to gain from splitting (see
-/// `generate`), the bars are independent. The same halves on any pool: the same bars. A GPU
-/// takes the whole batch at once.
+/// A stage's forward pass over `(bars, tracks)` bars of tokens `input` `[B, tracks, T]`,
+/// each attending to `mems`: the logits `[B, tracks, T, vocab]` and each layer's keys and
+/// values of every bar. On the CPU (`cpu`) the plain pass, with no tensor at all.
 fn forward(
     model: &StageModel,
     cpu: Option<&CpuStage>,
-    input: &Tensor,
-    mems: Option<&[KeyValues]>,
-) -> Result<(Vec<f32>, Vec<KeyValues>)> {
-    let Some(cpu) = cpu else {
-        let (logits, kvs) = model.forward(input, mems, None)?;
-        return Ok((logits.to_device(&Device::Cpu)?.flatten_all()?.to_vec1()?, kvs));
-    };
-    let (b, _, t) = input.dims3()?;
-    let tokens = input.flatten_all()?.to_vec1::<u32>()?;
-    let memory = mems.map(|m| m.iter().map(PlainKeys::new).collect::<Result<Vec<_>>>()).transpose()?;
-    let per = tokens.len() / b;
-    let half = |start: usize, len: usize| {
-        cpu.forward(&tokens[start * per..(start + len) * per], len, memory.as_deref())
-    };
-    let ((mut logits, mut keys), rest) = match b {
-        1 => (half(0, 1)?, None),
-        _ => {
-            let (first, second) = rayon::join(|| half(0, b / 2), || half(b / 2, b - b / 2));
-            (first?, Some(second?))
-        }
-    };
-    if let Some((more, more_keys)) = rest {
-        logits.extend(more);
-        for (k, more) in keys.iter_mut().zip(more_keys) {
-            k.k.extend(more.k);
-            k.v.extend(more.v);
-        }
+    dev: &Device,
+    input: &[u32],
+    (bars, tracks): (usize, usize),
+    mems: Option<&[PlainKeys]>,
+) -> Result<(Vec<f32>, Vec<PlainKeys>)> {
+    if let Some(cpu) = cpu {
+        return cpu.forward(input, bars, mems.map_or(Before::Nothing, Before::Bar));
     }
-    let kvs = keys.into_iter().map(|k| k.into_tensors(b, cpu.heads(), t)).collect::<Result<_>>()?;
-    Ok((logits, kvs))
+    let (t, heads) = (input.len() / (bars * tracks), model.config().n_head);
+    let input = Tensor::from_slice(input, (bars, tracks, t), dev)?;
+    let mems = mems
+        .map(|m| m.iter().map(|k| k.to_tensors(1, heads, t, dev)).collect::<Result<Vec<_>>>())
+        .transpose()?;
+    let (logits, kvs) = model.forward(&input, mems.as_deref(), None)?;
+    let keys = kvs.iter().map(PlainKeys::new).collect::<Result<_>>()?;
+    Ok((logits.to_device(&Device::Cpu)?.flatten_all()?.to_vec1()?, keys))
 }
 
 /// What shapes a stage's draws besides the model.
@@ -318,6 +346,8 @@ struct Shape<'a> {
     moves: &'a Moves,
     /// The stage.
     stage: usize,
+    /// The index among all of a bar's candidates of the first one drawn here.
+    first: usize,
     /// Per track, the token before the bar at the stage's resolution.
     before: Vec<u32>,
     /// The clip's rhythm grid, at the finest stage.
@@ -379,14 +409,15 @@ fn sample(
     let steps = logits.len() / (candidates * tracks * vocab);
     let mut rows = logits.chunks_exact(vocab);
     let mut bars = Vec::with_capacity(candidates);
+    let mut probs = vec![0f32; vocab];
     for (c, (ll, &temperature)) in likelihood.iter_mut().zip(temperatures).take(candidates).enumerate() {
         let mut bar = Vec::with_capacity(tracks);
         for k in 0..tracks {
             let mut track: Vec<u32> = Vec::with_capacity(steps);
             for (i, l) in rows.by_ref().take(steps).enumerate() {
-                let mut probs = softmax(l, temperature);
+                softmax_into(l, temperature, &mut probs);
                 let prev = track.last().copied().unwrap_or(shape.before[k]);
-                shape.moves.reweight(shape.stage, c, k, i, prev, &mut probs);
+                shape.moves.reweight(shape.stage, shape.first + c, k, i, prev, &mut probs);
                 if let (Some(r), Some(&prev)) = (shape.rhythm, track.last()) {
                     r.restrict(k, i, prev, &mut probs);
                 }
@@ -402,11 +433,10 @@ fn sample(
     Ok(bars)
 }
 
-/// Candidate bars of per-track tokens as a `[candidates, tracks, T]` tensor.
-fn bars_tensor(bars: &[Vec<Vec<u32>>], device: &Device) -> Result<Tensor> {
-    let (tracks, t) = (bars[0].len(), bars[0][0].len());
-    let flat: Vec<u32> = bars.iter().flat_map(|b| b.iter().flatten().copied()).collect();
-    Tensor::from_vec(flat, (bars.len(), tracks, t), device)
+/// Bars of per-track tokens as `[bars, tracks, T x factor]`, each token `factor` times (a
+/// coarser stage's bars as a finer stage's input, as `train::upsample_bars`).
+fn upsample(bars: &[Vec<Vec<u32>>], factor: usize) -> Vec<u32> {
+    bars.iter().flatten().flatten().flat_map(|&t| std::iter::repeat_n(t, factor)).collect()
 }
 
 /// Why generation stopped early.
@@ -429,7 +459,7 @@ pub fn generate(
     on_bar: &mut (dyn FnMut(usize, &[Vec<u32>]) + Send),
 ) -> std::result::Result<Vec<Vec<Vec<u32>>>, GenerateError> {
     // One bar is a few small matrices: one thread for each half of the candidates
-    // (`forward_halves`) beats splitting every product.
+    // (`Generator::next_bar`) beats splitting every product.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().map_err(candle_core::Error::wrap)?;
     pool.install(|| {
         let mut gen = Generator::new(model, opts.clone())?;
@@ -483,6 +513,7 @@ pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) 
 mod tests {
     use super::*;
     use crate::clip::{Clip, Note};
+    use crate::model::attention::KeyValues;
     use crate::model::{build_stage, init_weights, Preset};
     use crate::pitch_group::encode;
 
@@ -501,6 +532,7 @@ mod tests {
             let shape = Shape {
                 moves: &enc_moves,
                 stage: 1,
+                first: 0,
                 before: vec![0],
                 rhythm: Some(&rhythm),
                 coarse: Some((&bars, 2)),
@@ -521,7 +553,7 @@ mod tests {
     }
 
     #[test]
-    fn candidates_in_halves_and_distinct_inputs_give_the_batch_logits() {
+    fn distinct_inputs_on_either_pass_give_the_batch_logits() {
         let allowed = vec![(0..6).collect::<Vec<u32>>(); 2];
         let (vm, model) = build_stage(Preset::Tiny.config(), 6, 4, &allowed, &Device::Cpu).unwrap();
         init_weights(&vm, &mut Rng::seed_from_u64(3)).unwrap();
@@ -529,23 +561,35 @@ mod tests {
         let bars: Vec<Vec<Vec<u32>>> = vec![bar(0), bar(1), bar(0), bar(2), bar(1)];
         let (distinct, which) = distinct_bars(&bars);
         assert_eq!(which, vec![0, 1, 0, 2, 1]);
-        let (_, kvs) = model.forward(&bars_tensor(&bars[..1], &Device::Cpu).unwrap(), None, None).unwrap();
+        let tensor =
+            |bars: &[Vec<Vec<u32>>]| Tensor::from_vec(upsample(bars, 1), (bars.len(), 2, 4), &Device::Cpu);
+        let (_, kvs) = model.forward(&tensor(&bars[..1]).unwrap(), None, None).unwrap();
         let mems: Vec<KeyValues> = kvs.iter().map(|kv| kv.bar(0).unwrap()).collect();
-        let all = bars_tensor(&bars, &Device::Cpu).unwrap();
-        let (want, want_kvs) = model.forward(&all, Some(&mems), None).unwrap();
+        let (want, want_kvs) = model.forward(&tensor(&bars).unwrap(), Some(&mems), None).unwrap();
         let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        // The plain pass in halves (one bar, then two) and the tensor pass.
+        let want_keys = PlainKeys::new(&want_kvs[0]).unwrap();
+        // The plain pass and the tensor pass, each input once.
+        let mems: Vec<PlainKeys> = mems.iter().map(|kv| PlainKeys::new(kv).unwrap()).collect();
         let cpu = CpuStage::new(&model).unwrap();
         for cpu in [Some(&cpu), None] {
-            let input = bars_tensor(&distinct, &Device::Cpu).unwrap();
-            let (got, kvs) = forward(&model, cpu, &input, Some(&mems)).unwrap();
+            let input = upsample(&distinct, 1);
+            let (got, keys) = forward(&model, cpu, &Device::Cpu, &input, (3, 2), Some(&mems)).unwrap();
             let got = select(&got, distinct.len(), &which);
             let d = want.iter().zip(&got).map(|(w, g)| (w - g).abs()).fold(0f32, f32::max);
             assert!(want.len() == got.len() && d < 1e-5, "{d}");
-            let index = Tensor::from_iter(which.iter().map(|&i| i as u32), &Device::Cpu).unwrap();
-            let keys = kvs[0].k.index_select(&index, 0).unwrap();
-            let d = (&want_kvs[0].k - keys).unwrap().abs().unwrap().max_all().unwrap();
-            assert!(d.to_scalar::<f32>().unwrap() < 1e-5);
+            let keys: Vec<f32> = which.iter().flat_map(|&i| keys[0].bar(i, 3).k).collect();
+            let d = want_keys.k.iter().zip(&keys).map(|(w, g)| (w - g).abs()).fold(0f32, f32::max);
+            assert!(want_keys.k.len() == keys.len() && d < 1e-5, "{d}");
         }
+    }
+
+    #[test]
+    fn upsampling_repeats_each_token() {
+        // As training's upsampling of a coarser stage's bars.
+        let bars: Vec<Vec<Vec<u32>>> = vec![vec![vec![1, 2], vec![3, 4]], vec![vec![5, 6], vec![7, 8]]];
+        let want = vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8];
+        assert_eq!(upsample(&bars, 2), want);
+        let tensor = Tensor::from_vec(upsample(&bars, 1), (2, 2, 2), &Device::Cpu).unwrap();
+        assert_eq!(upsample_bars(&tensor, 2).unwrap().flatten_all().unwrap().to_vec1::<u32>().unwrap(), want);
     }
 }

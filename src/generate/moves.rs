@@ -148,8 +148,9 @@ impl Moves {
         let Some(rate) = self.rates.get(stage).and_then(|t| t.get(k)).and_then(|p| p.get(position)) else {
             return;
         };
+        // Most tokens are outside the track's vocabulary (probability 0): skipped.
         let mut mass = [0f32; 3];
-        for (t, &q) in probs.iter().enumerate() {
+        for (t, &q) in probs.iter().enumerate().filter(|&(_, &q)| q > 0.0) {
             mass[kind(&self.dict, prev, t as u32)] += q;
         }
         // Where the model cannot strike again what sounds (or a rest), the clip's re-strikes
@@ -168,11 +169,9 @@ impl Moves {
         if sum <= 0.0 {
             return;
         }
-        for (t, q) in probs.iter_mut().enumerate() {
+        for (t, q) in probs.iter_mut().enumerate().filter(|(_, q)| **q > 0.0) {
             let c = kind(&self.dict, prev, t as u32);
-            if mass[c] > 0.0 {
-                *q *= target[c] / sum / mass[c];
-            }
+            *q *= target[c] / sum / mass[c];
         }
     }
 }

@@ -42,11 +42,13 @@ impl Rhythm {
         let Some(&false) = self.onsets.get(k).and_then(|t| t.get(position)) else { return };
         let before = self.dict.group(prev);
         let starts = |tok: usize| self.dict.starts(before, tok as u32) != 0;
-        let kept: f32 = probs.iter().enumerate().filter(|&(t, _)| !starts(t)).map(|(_, &q)| q).sum();
+        // Tokens outside the track's vocabulary (probability 0) are skipped.
+        let kept: f32 =
+            probs.iter().enumerate().filter(|&(t, &q)| q > 0.0 && !starts(t)).map(|(_, &q)| q).sum();
         if kept <= 0.0 {
             return;
         }
-        for (t, q) in probs.iter_mut().enumerate() {
+        for (t, q) in probs.iter_mut().enumerate().filter(|(_, q)| **q > 0.0) {
             *q = if starts(t) { 0.0 } else { *q / kept };
         }
     }

@@ -7,31 +7,42 @@ use crate::model::layers::Rng;
 
 /// Probabilities from logits at `temperature` (> 0); masked logits get probability 0.
 pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let mut p = vec![0f32; logits.len()];
+    softmax_into(logits, temperature, &mut p);
+    p
+}
+
+/// [`softmax`] into `p` (a buffer the caller keeps: a bar draws thousands).
+pub fn softmax_into(logits: &[f32], temperature: f32, p: &mut [f32]) {
     let t = temperature.max(1e-6);
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut p: Vec<f32> = logits.iter().map(|&l| ((l - max) / t).exp()).collect();
+    p.iter_mut().zip(logits).for_each(|(p, &l)| *p = exp((l - max) / t));
     let sum: f32 = p.iter().sum();
     p.iter_mut().for_each(|x| *x /= sum);
-    p
 }
 
 /// The log-probability of `index` under the logits at temperature 1, without building the
 /// distribution.
 pub fn log_softmax_at(logits: &[f32], index: usize) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
+    let sum: f32 = logits.iter().map(|&l| exp(l - max)).sum();
     logits[index] - max - sum.ln()
+}
+
+/// `x.exp()`, skipping the call where the result is 0 in f32 anyway (below about -103.97):
+/// a track's masked tokens, most of the vocabulary.
+fn exp(x: f32) -> f32 {
+    if x < -104.0 {
+        0.0
+    } else {
+        x.exp()
+    }
 }
 
 /// The nucleus of `probs` for `p`: (index, renormalised probability), most likely first.
 pub fn nucleus(probs: &[f32], p: f32) -> Vec<(usize, f32)> {
     // Most draws at the finer stages (p 0.3) are of one token that holds p alone: no sort.
-    let top = (0..probs.len()).fold(None, |best: Option<usize>, i| match best {
-        Some(b) if probs[b] >= probs[i] => Some(b),
-        _ if probs[i] > 0.0 => Some(i),
-        _ => best,
-    });
-    match top {
+    match top(probs) {
         None => return vec![(0, 1.0)],
         Some(t) if p <= 0.0 || probs[t] >= p => return vec![(t, 1.0)],
         _ => {}
@@ -54,8 +65,22 @@ pub fn nucleus(probs: &[f32], p: f32) -> Vec<(usize, f32)> {
     kept.into_iter().map(|i| (i, probs[i] / mass)).collect()
 }
 
+/// The most likely index (the lowest of ties), if any has mass.
+fn top(probs: &[f32]) -> Option<usize> {
+    (0..probs.len()).fold(None, |best: Option<usize>, i| match best {
+        Some(b) if probs[b] >= probs[i] => Some(b),
+        _ if probs[i] > 0.0 => Some(i),
+        _ => best,
+    })
+}
+
 /// Draws one index from the nucleus of `probs` for `p`.
 pub fn sample_top_p(probs: &[f32], p: f32, rng: &mut Rng) -> usize {
+    match top(probs) {
+        None => return 0,
+        Some(t) if p <= 0.0 || probs[t] >= p => return t,
+        _ => {}
+    }
     let kept = nucleus(probs, p);
     if kept.len() == 1 {
         return kept[0].0;

@@ -8,6 +8,8 @@
 //! `StageModel::forward` stays the reference (the tests hold the two together), training's
 //! pass and the GPU's.
 
+use std::cell::RefCell;
+
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{LayerNorm, Linear};
 
@@ -59,12 +61,18 @@ impl PlainKeys {
         Ok(Self { k: kv.k.flatten_all()?.to_vec1()?, v: kv.v.flatten_all()?.to_vec1()? })
     }
 
-    /// As tensors of `b` bars of `t` steps on the CPU.
-    pub fn into_tensors(self, b: usize, heads: usize, t: usize) -> Result<KeyValues> {
+    /// Bar `i` of `bars`.
+    pub fn bar(&self, i: usize, bars: usize) -> Self {
+        let n = self.k.len() / bars;
+        Self { k: self.k[i * n..(i + 1) * n].to_vec(), v: self.v[i * n..(i + 1) * n].to_vec() }
+    }
+
+    /// As tensors of `b` bars of `t` steps on `device`.
+    pub fn to_tensors(&self, b: usize, heads: usize, t: usize, device: &Device) -> Result<KeyValues> {
         let shape = (b, heads, t, self.k.len() / (b * heads * t));
         Ok(KeyValues {
-            k: Tensor::from_vec(self.k, shape, &Device::Cpu)?,
-            v: Tensor::from_vec(self.v, shape, &Device::Cpu)?,
+            k: Tensor::from_slice(&self.k, shape, device)?,
+            v: Tensor::from_slice(&self.v, shape, device)?,
         })
     }
 }
@@ -95,23 +103,19 @@ impl CpuStage {
         })
     }
 
-    /// Attention heads (the second axis of [`PlainKeys`]).
-    pub fn heads(&self) -> usize {
-        self.heads
-    }
-
     /// Logits `[B, tracks, T, vocab]` for `b` bars of tokens `[B, tracks, T]`, and each layer's
-    /// keys and values of every bar (the memory for the bar after). Every bar attends to
-    /// `memory` (one bar's keys and values per layer), or to nothing before itself.
+    /// keys and values of every bar (the memory for the bar after). The bars attend to
+    /// `memory` before themselves (one bar's keys and values per layer, the bar before, or
+    /// nothing).
     pub fn forward(
         &self,
         tokens: &[u32],
         b: usize,
-        memory: Option<&[PlainKeys]>,
+        memory: Before<&[PlainKeys]>,
     ) -> Result<(Vec<f32>, Vec<PlainKeys>)> {
         let (t, d) = (self.per_bar, self.d);
         let vocab = self.embedding.len() / d;
-        let mut emb = vec![0f32; tokens.len() * d];
+        let mut emb = zeros(tokens.len() * d);
         for (row, &tok) in emb.chunks_exact_mut(d).zip(tokens) {
             let Some(e) = self.embedding.get(tok as usize * d..(tok as usize + 1) * d) else {
                 candle_core::bail!("token {tok} outside a vocabulary of {vocab}");
@@ -119,14 +123,21 @@ impl CpuStage {
             row.copy_from_slice(e);
         }
         let mut x = self.multi2one.apply(&emb, t * d); // [B, T, d]
+        recycle([emb]);
         for bar in x.chunks_exact_mut(t * d) {
             bar.iter_mut().zip(&self.bar_position).for_each(|(x, p)| *x += p);
         }
         let mut keys = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
-            keys.push(layer.forward(self, &mut x, b, memory.map(|m| &m[l])));
+            let memory = match memory {
+                Before::Bar(m) => Before::Bar(&m[l]),
+                Before::Previous => Before::Previous,
+                Before::Nothing => Before::Nothing,
+            };
+            keys.push(layer.forward(self, &mut x, b, memory));
         }
         let y = self.one2multi.apply(&x, t * d); // [B, tracks, T, d]
+        recycle([x]);
         let tracks = self.head_bias.len() / vocab;
         let mut logits = vec![0f32; b * tracks * t * vocab];
         for (i, (rows, out)) in y.chunks_exact(t * d).zip(logits.chunks_exact_mut(t * vocab)).enumerate() {
@@ -135,6 +146,7 @@ impl CpuStage {
             let bias = &self.head_bias[k * vocab..(k + 1) * vocab];
             out.chunks_exact_mut(vocab).for_each(|row| add(row, bias));
         }
+        recycle([y]);
         Ok((logits, keys))
     }
 }
@@ -176,8 +188,7 @@ impl PlainMix {
     pub fn apply(&self, xs: &[f32], n: usize) -> Vec<f32> {
         let (hidden, to) = (self.b1.len(), self.b2.len());
         let from = self.w1.len() / hidden;
-        let mut ys = vec![0f32; xs.len() / from * to];
-        let mut h = vec![0f32; hidden * n];
+        let (mut ys, mut h) = (zeros(xs.len() / from * to), zeros(hidden * n));
         for (x, y) in xs.chunks_exact(from * n).zip(ys.chunks_exact_mut(to * n)) {
             matmul(&self.w1, x, &mut h, from, n);
             for (row, b) in h.chunks_exact_mut(n).zip(&self.b1) {
@@ -188,6 +199,7 @@ impl PlainMix {
                 row.iter_mut().for_each(|v| *v += b);
             }
         }
+        recycle([h]);
         ys
     }
 }
@@ -226,37 +238,39 @@ impl CpuLayer {
     }
 
     /// Runs the layer on `x` `[B x T, d]` in place; returns the bars' keys and values.
-    fn forward(&self, stage: &CpuStage, x: &mut [f32], b: usize, memory: Option<&PlainKeys>) -> PlainKeys {
+    fn forward(&self, stage: &CpuStage, x: &mut [f32], b: usize, memory: Before<&PlainKeys>) -> PlainKeys {
         let rows = x.len() / stage.d;
-        let mut qkv = vec![0f32; rows * self.qkv.output];
+        let mut qkv = zeros(rows * self.qkv.output);
         self.qkv.apply(x, &mut qkv);
         let (att, keys) = self.attend(stage, &qkv, b, memory);
-        let mut h = vec![0f32; rows * stage.d];
+        let mut h = zeros(rows * stage.d);
         self.out.apply(&att, &mut h);
         add(x, &h);
         self.norm1.apply(x);
-        let mut inner = vec![0f32; rows * self.up.output];
+        let mut inner = zeros(rows * self.up.output);
         self.up.apply(x, &mut inner);
         inner.iter_mut().for_each(|v| *v = v.max(0.0));
         self.down.apply(&inner, &mut h);
         add(x, &h);
         self.norm2.apply(x);
+        recycle([qkv, att, h, inner]);
         keys
     }
 
     /// Relative attention of every bar over [memory, itself] (causal inside the bar): the heads'
-    /// outputs `[B x T, heads x d_head]`, and the bars' own keys and values.
+    /// outputs `[B x T, heads x d_head]`, and the bars' own keys and values. Per head, the
+    /// product with the position keys takes all bars at once, those with keys one bar each.
     fn attend(
         &self,
         stage: &CpuStage,
         qkv: &[f32],
         b: usize,
-        memory: Option<&PlainKeys>,
+        memory: Before<&PlainKeys>,
     ) -> (Vec<f32>, PlainKeys) {
         let (t, heads, dh) = (stage.per_bar, stage.heads, stage.d_head);
-        let inner = heads * dh;
+        let (inner, rows) = (heads * dh, b * t);
         let width = 3 * inner;
-        let mut own = PlainKeys { k: vec![0f32; b * inner * t], v: vec![0f32; b * inner * t] };
+        let mut own = PlainKeys { k: vec![0f32; rows * inner], v: vec![0f32; rows * inner] };
         for (row, chunk) in qkv.chunks_exact(width).enumerate() {
             let (bar, i) = (row / t, row % t);
             for h in 0..heads {
@@ -265,43 +279,109 @@ impl CpuLayer {
                 own.v[at..at + dh].copy_from_slice(&chunk[2 * inner + h * dh..][..dh]);
             }
         }
+        // Each bar's memory and where in it its keys start (at head 0).
+        let memory_of = |bar: usize| match memory {
+            Before::Bar(m) => Some((m, 0)),
+            Before::Previous if bar > 0 => Some((&own, (bar - 1) * heads * t * dh)),
+            _ => None,
+        };
         let scale = 1.0 / (dh as f32).sqrt();
-        let first = if memory.is_some() { 0 } else { t };
-        let mut att = vec![0f32; b * t * inner];
-        let (mut scores, mut qu, mut qv) = (vec![0f32; 2 * t], vec![0f32; dh], vec![0f32; dh]);
-        for bar in 0..b {
-            for h in 0..heads {
-                // Key or value `j` of [memory, bar].
-                let key = |j: usize, values: bool| -> &[f32] {
-                    let (keys, at) = match memory {
-                        Some(m) if j < t => (m, (h * t + j) * dh),
-                        _ => (&own, ((bar * heads + h) * t + j - t) * dh),
-                    };
-                    let all = if values { &keys.v } else { &keys.k };
-                    &all[at..at + dh]
-                };
-                for i in 0..t {
-                    let q = &qkv[(bar * t + i) * width + h * dh..][..dh];
-                    for d in 0..dh {
-                        qu[d] = q[d] + stage.u[h * dh + d];
-                        qv[d] = q[d] + stage.v[h * dh + d];
-                    }
-                    // Key j sits at distance t + i - j: row 2t - 1 - (t + i - j) of `r`.
-                    let last = t + i;
-                    for (j, s) in scores.iter_mut().enumerate().take(last + 1).skip(first) {
-                        let r = &self.r[(t - 1 - i + j) * inner + h * dh..][..dh];
-                        *s = (dot(&qu, key(j, false)) + dot(&qv, r)) * scale;
-                    }
-                    softmax(&mut scores[first..=last]);
-                    let out = &mut att[(bar * t + i) * inner + h * dh..][..dh];
-                    for (j, &p) in scores.iter().enumerate().take(last + 1).skip(first) {
-                        out.iter_mut().zip(key(j, true)).for_each(|(o, v)| *o += p * v);
-                    }
+        let mut att = zeros(rows * inner);
+        let (mut qu, mut qv) = (zeros(rows * dh), zeros(rows * dh));
+        // Per row: scores by distance (2T), over the memory (T) and over its own bar (T).
+        let (mut by_distance, mut remembered, mut seen) =
+            (zeros(rows * 2 * t), zeros(rows * t), zeros(rows * t));
+        for h in 0..heads {
+            let (u, v) = (&stage.u[h * dh..][..dh], &stage.v[h * dh..][..dh]);
+            for (chunk, (qu, qv)) in
+                qkv.chunks_exact(width).zip(qu.chunks_exact_mut(dh).zip(qv.chunks_exact_mut(dh)))
+            {
+                let q = &chunk[h * dh..][..dh];
+                for d in 0..dh {
+                    (qu[d], qv[d]) = (q[d] + u[d], q[d] + v[d]);
                 }
             }
+            // Where this head's `[T, d_head]` keys or values start in `[.., heads, T, d_head]`,
+            // after `at`.
+            let head = |at: usize| at + h * t * dh;
+            let queries = |q| View::block(q, 0, rows, dh);
+            gemm_into(
+                &mut by_distance,
+                2 * t,
+                queries(&qv),
+                View::new(&self.r[h * dh..], 2 * t, dh, inner, 1).t(),
+                false,
+            );
+            for bar in 0..b {
+                let q = View::block(&qu, bar * t * dh, t, dh);
+                if let Some((m, at)) = memory_of(bar) {
+                    gemm_into(
+                        &mut remembered[bar * t * t..],
+                        t,
+                        q,
+                        View::block(&m.k, head(at), t, dh).t(),
+                        false,
+                    );
+                }
+                gemm_into(
+                    &mut seen[bar * t * t..],
+                    t,
+                    q,
+                    View::block(&own.k, head(bar * heads * t * dh), t, dh).t(),
+                    false,
+                );
+            }
+            for (row, (d, (m, o))) in by_distance
+                .chunks_exact(2 * t)
+                .zip(remembered.chunks_exact_mut(t).zip(seen.chunks_exact_mut(t)))
+                .enumerate()
+            {
+                // Key j of [memory, bar] sits at distance t + i - j: column t - 1 - i + j.
+                let i = row % t;
+                let d = &d[t - 1 - i..];
+                let m = if memory_of(row / t).is_some() { &mut m[..] } else { &mut [][..] };
+                m.iter_mut().zip(d).for_each(|(s, d)| *s = (*s + d) * scale);
+                o[..=i].iter_mut().zip(&d[t..]).for_each(|(s, d)| *s = (*s + d) * scale);
+                o[i + 1..].fill(f32::NEG_INFINITY);
+                softmax(m, o);
+            }
+            let out = &mut att[h * dh..];
+            for bar in 0..b {
+                let out = &mut out[bar * t * inner..];
+                let mem = memory_of(bar);
+                if let Some((m, at)) = mem {
+                    gemm_into(
+                        out,
+                        inner,
+                        View::block(&remembered, bar * t * t, t, t),
+                        View::block(&m.v, head(at), t, dh),
+                        false,
+                    );
+                }
+                let scores = View::block(&seen, bar * t * t, t, t);
+                gemm_into(
+                    out,
+                    inner,
+                    scores,
+                    View::block(&own.v, head(bar * heads * t * dh), t, dh),
+                    mem.is_some(),
+                );
+            }
         }
+        recycle([qu, qv, by_distance, remembered, seen]);
         (att, own)
     }
+}
+
+/// What the bars of a pass attend to before themselves.
+#[derive(Clone, Copy)]
+pub enum Before<T> {
+    /// Nothing (the first bar of a clip).
+    Nothing,
+    /// One bar's keys and values, the same for every bar (the candidates of generation).
+    Bar(T),
+    /// Each bar the one before it in the pass, the first nothing (a clip's bars in order).
+    Previous,
 }
 
 /// A linear layer: weight transposed to `[in, out]`, bias.
@@ -362,28 +442,92 @@ impl Norm {
     }
 }
 
-/// `y [m, n] = x [m, k] w [k, n]`, row-major, on this thread.
+thread_local! {
+    /// Buffers this thread's passes no longer need, for its next ones: a pass at the finest
+    /// stage took about 1 MB in a dozen buffers, which the allocator handed back to the
+    /// system each time (80 page faults a pass, 8% of its time).
+    static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `len` zeros, in a spare buffer of this thread where it has one.
+fn zeros(len: usize) -> Vec<f32> {
+    let mut v = SPARE.with_borrow_mut(|s| s.pop()).unwrap_or_default();
+    v.clear();
+    v.resize(len, 0.0);
+    v
+}
+
+/// Keeps buffers for this thread's next pass (at most 32).
+fn recycle<const N: usize>(buffers: [Vec<f32>; N]) {
+    SPARE.with_borrow_mut(|s| s.extend(buffers.into_iter().take(32usize.saturating_sub(s.len()))));
+}
+
+/// `y [m, n] = x [m, k] w [k, n]`, row-major.
 fn matmul(x: &[f32], w: &[f32], y: &mut [f32], k: usize, n: usize) {
     let m = x.len() / k;
-    assert!(x.len() == m * k && w.len() == k * n && y.len() == m * n, "matmul sizes");
-    // SAFETY: the three lengths were checked against the sizes; the strides describe
-    // row-major matrices of those sizes; `y` does not alias `x` or `w` (borrow rules).
+    assert!(x.len() == m * k && y.len() == m * n, "matmul sizes");
+    gemm_into(y, n, View::block(x, 0, m, k), View::block(w, 0, k, n), false);
+}
+
+/// A matrix in a slice: `rows x cols` values, `rs` apart down a column, `cs` along a row.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    /// The values, from the first.
+    data: &'a [f32],
+    /// Rows.
+    rows: usize,
+    /// Columns.
+    cols: usize,
+    /// Row stride.
+    rs: usize,
+    /// Column stride.
+    cs: usize,
+}
+
+impl<'a> View<'a> {
+    fn new(data: &'a [f32], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
+        assert!(
+            rows > 0 && cols > 0 && (rows - 1) * rs + (cols - 1) * cs < data.len(),
+            "a view past its slice"
+        );
+        Self { data, rows, cols, rs, cs }
+    }
+
+    /// `rows x cols` values in order from `at`.
+    fn block(data: &'a [f32], at: usize, rows: usize, cols: usize) -> Self {
+        Self::new(&data[at..], rows, cols, cols, 1)
+    }
+
+    /// The transpose, without a copy.
+    fn t(self) -> Self {
+        Self { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs, ..self }
+    }
+}
+
+/// `dst = lhs rhs`, or `dst += lhs rhs` with `accumulate`, on this thread; `dst` holds its
+/// rows `dst_rs` apart.
+fn gemm_into(dst: &mut [f32], dst_rs: usize, lhs: View, rhs: View, accumulate: bool) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert!(rhs.rows == k && (m - 1) * dst_rs + n <= dst.len() && n <= dst_rs, "product sizes");
+    // SAFETY: every view was checked to lie inside its slice, `dst` was checked to hold
+    // `m x n` values `dst_rs` apart with rows that do not overlap, and it is borrowed
+    // mutably, so it aliases neither operand.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            y.as_mut_ptr(),
+            dst.as_mut_ptr(),
             1,
-            n as isize,
-            false,
-            x.as_ptr(),
-            1,
-            k as isize,
-            w.as_ptr(),
-            1,
-            n as isize,
-            0.0,
+            dst_rs as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr(),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
             1.0,
             false,
             false,
@@ -397,27 +541,15 @@ fn add(x: &mut [f32], y: &[f32]) {
     x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
 }
 
-/// In eight lanes, so that it compiles to vector instructions (one sum is one long chain).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let (xs, ys) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = xs.remainder().iter().zip(ys.remainder()).map(|(a, b)| a * b).sum();
-    let mut lanes = [0f32; 8];
-    for (x, y) in xs.zip(ys) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-fn softmax(x: &mut [f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+/// Softmax over the values of `a` and `b` together, in place (masked: negative infinity).
+fn softmax(a: &mut [f32], b: &mut [f32]) {
+    let max = a.iter().chain(b.iter()).copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
-    for v in x.iter_mut() {
+    for v in a.iter_mut().chain(b.iter_mut()) {
         *v = (*v - max).exp();
         sum += *v;
     }
-    x.iter_mut().for_each(|v| *v /= sum);
+    a.iter_mut().chain(b.iter_mut()).for_each(|v| *v /= sum);
 }
 
 #[cfg(test)]
@@ -459,7 +591,7 @@ mod tests {
         // The first bar, without memory.
         let first = bars(1, 0);
         let (want, want_kv) = model.forward(&tensor(&first, 1), None, None).unwrap();
-        let (got, got_kv) = cpu.forward(&first, 1, None).unwrap();
+        let (got, got_kv) = cpu.forward(&first, 1, Before::Nothing).unwrap();
         close(&want, &got, "first bar");
         for (w, g) in want_kv.iter().zip(&got_kv) {
             close(&w.k, &g.k, "first keys");
@@ -470,13 +602,21 @@ mod tests {
         let mems: Vec<KeyValues> = want_kv.iter().map(|kv| kv.bar(0).unwrap()).collect();
         let next = bars(5, 3);
         let (want, want_kv) = model.forward(&tensor(&next, 5), Some(&mems), None).unwrap();
-        let (got, got_kv) = cpu.forward(&next, 5, Some(&memory)).unwrap();
+        let (got, got_kv) = cpu.forward(&next, 5, Before::Bar(&memory)).unwrap();
         close(&want, &got, "candidates");
         for (w, g) in want_kv.iter().zip(got_kv) {
-            let g = g.into_tensors(5, cfg.n_head, t).unwrap();
-            close(&w.k, &g.k.flatten_all().unwrap().to_vec1::<f32>().unwrap(), "keys");
-            close(&w.v, &g.v.flatten_all().unwrap().to_vec1::<f32>().unwrap(), "values");
+            close(&w.k, &g.k, "keys");
+            close(&w.v, &g.v, "values");
         }
-        assert!(cpu.forward(&[vocab as u32; 12], 1, None).is_err());
+        // Four bars of a clip in order, each attending to the one before.
+        let clip = bars(4, 1);
+        let (want, want_kv) = model.forward(&tensor(&clip, 4), None, None).unwrap();
+        let (got, got_kv) = cpu.forward(&clip, 4, Before::Previous).unwrap();
+        close(&want, &got, "clip");
+        for (w, g) in want_kv.iter().zip(got_kv) {
+            close(&w.k, &g.k, "clip keys");
+            close(&w.v, &g.v, "clip values");
+        }
+        assert!(cpu.forward(&[vocab as u32; 12], 1, Before::Nothing).is_err());
     }
 }

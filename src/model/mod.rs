@@ -161,6 +161,11 @@ impl StageModel {
         })
     }
 
+    /// Its sizes.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
     /// Logits `[B, tracks, T, vocab]` for token bars `[B, tracks, T]`, and each layer's keys
     /// and values of every bar, `[B, heads, T, d_head]` (the memory for the bar that follows).
     ///
