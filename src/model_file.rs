@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clip::{check_bars, Clip};
 use crate::error::FileError;
-use crate::model::inference::CpuStage;
+use crate::model::inference::{CpuStage, PlainKeys};
 use crate::model::{build_stage, Config, Preset, StageModel};
 use crate::pitch_group::{pitches, Dictionary, Group};
 use crate::pyramid::Resolution;
@@ -114,11 +114,28 @@ pub struct SintraModel {
     pub device: Device,
     /// On the CPU, each stage's weights for generation's plain pass, built when first asked for.
     plain: OnceLock<Vec<CpuStage>>,
+    /// Per stage and layer, the keys and values of every clip bar that generation starts
+    /// from (`generate::prime`), worked out when first asked for.
+    primed: OnceLock<Vec<Vec<PlainKeys>>>,
 }
 
 impl SintraModel {
     pub fn new(meta: ModelMeta, stages: Vec<Stage>, device: &Device) -> Self {
-        Self { meta, stages, device: device.clone(), plain: OnceLock::new() }
+        Self { meta, stages, device: device.clone(), plain: OnceLock::new(), primed: OnceLock::new() }
+    }
+
+    /// Per stage and layer, the keys and values of every clip bar that generation starts
+    /// from, from `prime` the first time: every generator of the model (each variation, each
+    /// press of Generate) starts from the same clip.
+    pub fn primed(
+        &self,
+        prime: impl FnOnce(&Self) -> candle_core::Result<Vec<Vec<PlainKeys>>>,
+    ) -> candle_core::Result<&[Vec<PlainKeys>]> {
+        if let Some(keys) = self.primed.get() {
+            return Ok(keys);
+        }
+        let keys = prime(self)?;
+        Ok(self.primed.get_or_init(|| keys))
     }
 
     /// On the CPU, each stage's weights for generation's plain pass (`model::inference`),

@@ -138,49 +138,24 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             Primer::RandomBar => rng.random_range(0..bars),
         };
         let enc = encode_with(&meta.clip, meta.bars, &meta.dictionary());
-        let dev = &model.device;
-        let real = |stride: usize| bars_at(&enc, bars, stride, dev);
-        let mut mems = Vec::new();
-        let mut last = None;
-        for (s, stage) in model.stages.iter().enumerate() {
-            let stride = stage.resolution.stride();
-            // Stage inputs over the clip: real bars for the first stage, the upsampled real
-            // coarser bars (what the converged coarser stage predicts) for the others.
-            let inputs = match s {
-                0 => real(stride)?,
-                _ => {
-                    let coarse = model.stages[s - 1].resolution.stride();
-                    upsample_bars(&real(coarse)?, coarse / stride)?
-                }
-            };
-            if s == 0 {
-                last = Some(inputs.get(primer_bar)?.flatten_all()?.to_vec1()?);
-            }
-            // The first stage's next input is the primer bar, so its memory is the bar before;
-            // a finer stage's next input is the new bar, so its memory is the primer bar.
-            let upto = if s == 0 { primer_bar } else { primer_bar + 1 };
-            mems.push(if upto == 0 {
-                None
-            } else {
-                let clip = inputs.narrow(0, 0, upto)?;
-                let keys = match model.cpu_stages()? {
-                    // The clip's bars in order, each attending to the one before, in one pass.
-                    Some(cpu) => cpu[s].forward(&clip.flatten_all()?.to_vec1()?, upto, Before::Previous)?.1,
-                    None => stage
-                        .model
-                        .forward(&clip, None, None)?
-                        .1
-                        .iter()
-                        .map(PlainKeys::new)
-                        .collect::<Result<_>>()?,
-                };
-                Some(keys.iter().map(|k| k.bar(upto - 1, upto)).collect())
-            });
-        }
-        let last = last.expect("a model has stages");
+        // The first stage's next input is the primer bar, so its memory is the bar before;
+        // a finer stage's next input is the new bar, so its memory is the primer bar.
+        let mems = (model.primed(prime)?.iter().enumerate())
+            .map(|(s, keys)| {
+                let upto = if s == 0 { primer_bar } else { primer_bar + 1 };
+                (upto > 0).then(|| keys.iter().map(|k| k.bar(upto - 1, bars)).collect())
+            })
+            .collect();
+        let spb = meta.clip.meta.steps_per_bar() as usize;
+        let stride = model.stages[0].resolution.stride();
+        let last = enc
+            .rolls
+            .iter()
+            .flat_map(|r| r.tokens[primer_bar * spb..][..spb].iter().step_by(stride))
+            .copied()
+            .collect();
         let out = meta.output_dictionary();
         let chooser = Chooser::new(meta, &enc, &out, opts.similarity);
-        let spb = meta.clip.meta.steps_per_bar() as usize;
         let rhythm = Rhythm::new(&enc, spb);
         let strides: Vec<usize> = model.stages.iter().map(|s| s.resolution.stride()).collect();
         let moves = Moves::new(&enc, spb, &strides, opts.similarity);
@@ -292,6 +267,39 @@ struct Drawn {
     memories: Vec<(Vec<PlainKeys>, Vec<usize>)>,
     /// Per candidate, the model's log-likelihood of its tokens.
     likelihood: Vec<f32>,
+}
+
+/// Per stage and layer, the keys and values of every bar of the model's clip,
+/// `[bars, heads, T, d_head]`, each bar attending to the one before: the stage's inputs over
+/// the clip, real bars for the first stage and the upsampled real coarser bars (what the
+/// converged coarser stage predicts) for the others.
+fn prime(model: &SintraModel) -> Result<Vec<Vec<PlainKeys>>> {
+    let meta = &model.meta;
+    let bars = meta.bars as usize;
+    let enc = encode_with(&meta.clip, meta.bars, &meta.dictionary());
+    let real = |stride: usize| bars_at(&enc, bars, stride, &model.device);
+    let mut primed = Vec::with_capacity(model.stages.len());
+    for (s, stage) in model.stages.iter().enumerate() {
+        let stride = stage.resolution.stride();
+        let inputs = match s {
+            0 => real(stride)?,
+            _ => {
+                let coarse = model.stages[s - 1].resolution.stride();
+                upsample_bars(&real(coarse)?, coarse / stride)?
+            }
+        };
+        primed.push(match model.cpu_stages()? {
+            Some(cpu) => cpu[s].forward(&inputs.flatten_all()?.to_vec1()?, bars, Before::Previous)?.1,
+            None => stage
+                .model
+                .forward(&inputs, None, None)?
+                .1
+                .iter()
+                .map(PlainKeys::new)
+                .collect::<Result<_>>()?,
+        });
+    }
+    Ok(primed)
 }
 
 /// The distinct bars among `bars`, in order of first appearance, and which of them each is.
