@@ -225,6 +225,9 @@ impl SintraModel {
         if meta.allowed.iter().flatten().flatten().any(|&t| t as usize >= vocab) {
             return Err(damaged("a vocabulary names a token outside the dictionary".into()));
         }
+        if meta.allowed.iter().flatten().any(|v| v.is_empty() || !v.is_sorted_by(|a, b| a < b)) {
+            return Err(damaged("a track's vocabulary is empty or out of order".into()));
+        }
         let mut stages = Vec::new();
         for (i, (&resolution, allowed)) in meta.resolutions.iter().zip(&meta.allowed).enumerate() {
             let per_bar = (meta.clip.meta.steps_per_bar() as usize) / resolution.stride();

@@ -121,6 +121,21 @@ fn bad_model_files_are_refused() {
     let bytes = run(&c, 3, &tiny(2, 0)).0.to_bytes().unwrap();
     check(&bytes[..bytes.len() / 2], "");
     assert!(SintraModel::from_bytes(&bytes[..bytes.len() / 2], &Device::Cpu).is_err());
+    // Ours, with a track given no tokens at a stage, or its tokens out of order (the sampler
+    // draws among them).
+    for allowed in [serde_json::json!([]), serde_json::json!([3, 1])] {
+        let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+        let mut meta: serde_json::Value =
+            serde_json::from_str(header["__metadata__"]["sintra"].as_str().unwrap()).unwrap();
+        meta["allowed"][0][0] = allowed;
+        header["__metadata__"]["sintra"] = meta.to_string().into();
+        let header = header.to_string().into_bytes();
+        let mut edited = (header.len() as u64).to_le_bytes().to_vec();
+        edited.extend(header);
+        edited.extend(&bytes[8 + len..]);
+        check(&edited, "a track's vocabulary is empty or out of order");
+    }
     let missing =
         SintraModel::load(std::path::Path::new("/nonexistent/m.sintra"), &Device::Cpu).err().unwrap();
     assert!(missing.to_string().starts_with("/nonexistent/m.sintra: cannot read"), "{missing}");

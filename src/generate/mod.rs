@@ -25,7 +25,7 @@ use crate::train::{bars_at, upsample_bars};
 use candidates::Chooser;
 use moves::Moves;
 use rhythm::Rhythm;
-use sampling::{log_softmax_at, sample_top_p, softmax_into};
+use sampling::{log_probability, sample_top_p, softmax_into};
 
 /// Where generation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,6 +246,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
                 coarse: (s > 0)
                     .then(|| (&drawn.bars[..], self.model.stages[s - 1].resolution.stride() / stride)),
                 dict: &self.dict,
+                allowed: &stage.allowed,
             };
             drawn.bars = sample(&logits, p, &temps, &shape, rng, &mut drawn.likelihood)?;
             if s == 0 {
@@ -365,6 +366,8 @@ struct Shape<'a> {
     coarse: Option<(&'a [Vec<Vec<u32>>], usize)>,
     /// The model's dictionary.
     dict: &'a Dictionary,
+    /// Per track, the tokens the stage may give it, in order (the others are masked).
+    allowed: &'a [Vec<u32>],
 }
 
 impl Shape<'_> {
@@ -417,13 +420,20 @@ fn sample(
     let steps = logits.len() / (candidates * tracks * vocab);
     let mut rows = logits.chunks_exact(vocab);
     let mut bars = Vec::with_capacity(candidates);
-    let mut probs = vec![0f32; vocab];
+    // Per draw, the logits and probabilities of the track's own tokens, then all of them.
+    let (mut own, mut own_probs, mut probs) = (Vec::new(), Vec::new(), vec![0f32; vocab]);
     for (c, (ll, &temperature)) in likelihood.iter_mut().zip(temperatures).take(candidates).enumerate() {
         let mut bar = Vec::with_capacity(tracks);
-        for k in 0..tracks {
+        for (k, tokens) in shape.allowed.iter().enumerate().take(tracks) {
             let mut track: Vec<u32> = Vec::with_capacity(steps);
             for (i, l) in rows.by_ref().take(steps).enumerate() {
-                softmax_into(l, temperature, &mut probs);
+                // The softmax over the track's own tokens: the masked ones would add 0.
+                own.clear();
+                own.extend(tokens.iter().map(|&t| l[t as usize]));
+                own_probs.resize(own.len(), 0.0);
+                softmax_into(&own, temperature, &mut own_probs);
+                probs.fill(0.0);
+                tokens.iter().zip(&own_probs).for_each(|(&t, &q)| probs[t as usize] = q);
                 let prev = track.last().copied().unwrap_or(shape.before[k]);
                 shape.moves.reweight(shape.stage, shape.first + c, k, i, prev, &mut probs);
                 if let (Some(r), Some(&prev)) = (shape.rhythm, track.last()) {
@@ -431,7 +441,7 @@ fn sample(
                 }
                 shape.keep_held(c, k, i, prev, &mut probs);
                 let tok = sample_top_p(&probs, p, rng);
-                *ll += log_softmax_at(l, tok);
+                *ll += log_probability(l[tok], &own);
                 track.push(tok as u32);
             }
             bar.push(track);
@@ -545,6 +555,7 @@ mod tests {
                 rhythm: Some(&rhythm),
                 coarse: Some((&bars, 2)),
                 dict: &enc.dict,
+                allowed: &[],
             };
             let mut p = uniform.clone();
             shape.keep_held(0, 0, 2, prev, &mut p);

@@ -24,9 +24,15 @@ pub fn softmax_into(logits: &[f32], temperature: f32, p: &mut [f32]) {
 /// The log-probability of `index` under the logits at temperature 1, without building the
 /// distribution.
 pub fn log_softmax_at(logits: &[f32], index: usize) -> f32 {
+    log_probability(logits[index], logits)
+}
+
+/// The log-probability of `logit` under the softmax of `logits` (temperature 1); `logits`
+/// may leave out masked ones (probability 0).
+pub fn log_probability(logit: f32, logits: &[f32]) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f32 = logits.iter().map(|&l| exp(l - max)).sum();
-    logits[index] - max - sum.ln()
+    logit - max - sum.ln()
 }
 
 /// `x.exp()`, skipping the call where the result is 0 in f32 anyway (below about -103.97):
