@@ -9,6 +9,7 @@
 //! pass and the GPU's.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{LayerNorm, Linear};
@@ -25,6 +26,9 @@ pub struct CpuStage {
     multi2one: PlainMix,
     /// Learned position in the bar, `[tokens per bar, d]`.
     bar_position: Vec<f32>,
+    /// Its projection by the first layer to queries, keys and values, `[tokens per bar, 3 x
+    /// heads x d_head]`.
+    first_positions: Vec<f32>,
     /// The Transformer-XL layers.
     layers: Vec<CpuLayer>,
     /// Content bias u, `[heads, d_head]`.
@@ -86,11 +90,17 @@ impl CpuStage {
         let head = model.head_weight.transpose(1, 2)?.contiguous()?;
         let head_bias = model.head_bias.reshape((tracks, vocab))?;
         let mask = model.vocab_mask.reshape((tracks, vocab))?;
+        let layers: Vec<CpuLayer> =
+            model.layers.iter().map(|l| CpuLayer::new(l, &model.positions)).collect::<Result<_>>()?;
+        let bar_position = values(&model.bar_position)?;
+        let mut first_positions = vec![0f32; bar_position.len() / d * layers[0].qkv.output];
+        matmul(&bar_position, &layers[0].qkv.w, &mut first_positions, d, layers[0].qkv.output);
         Ok(Self {
             embedding: values(model.embedding.embeddings())?.iter().map(|e| e * scale).collect(),
             multi2one: PlainMix::new(&model.multi2one)?,
-            bar_position: values(&model.bar_position)?,
-            layers: model.layers.iter().map(|l| CpuLayer::new(l, &model.positions)).collect::<Result<_>>()?,
+            bar_position,
+            first_positions,
+            layers,
             u: values(&model.u)?,
             v: values(&model.v)?,
             one2multi: PlainMix::new(&model.one2multi)?,
@@ -115,30 +125,47 @@ impl CpuStage {
     ) -> Result<(Vec<f32>, Vec<PlainKeys>)> {
         let (t, d) = (self.per_bar, self.d);
         let vocab = self.embedding.len() / d;
-        let mut emb = zeros(tokens.len() * d);
-        for (row, &tok) in emb.chunks_exact_mut(d).zip(tokens) {
+        let tracks = self.head_bias.len() / vocab;
+        let (columns, which) = distinct_columns(tokens, tracks, t);
+        let n = columns.len() / tracks;
+        // The distinct columns' embeddings, `[tracks, n, d]`, mixed into `[n, d]`.
+        let mut emb = zeros(columns.len() * d);
+        for (i, &tok) in columns.iter().enumerate() {
             let Some(e) = self.embedding.get(tok as usize * d..(tok as usize + 1) * d) else {
                 candle_core::bail!("token {tok} outside a vocabulary of {vocab}");
             };
-            row.copy_from_slice(e);
+            let (column, k) = (i / tracks, i % tracks);
+            emb[(k * n + column) * d..][..d].copy_from_slice(e);
         }
-        let mut x = self.multi2one.apply(&emb, t * d); // [B, T, d]
-        recycle([emb]);
-        for bar in x.chunks_exact_mut(t * d) {
-            bar.iter_mut().zip(&self.bar_position).for_each(|(x, p)| *x += p);
+        let mixed = self.multi2one.apply(&emb, n * d);
+        // Each step's column and position: the input `[B x T, d]` and, as the projection is
+        // linear, the first layer's queries, keys and values (its columns' plus its position's).
+        let first = &self.layers[0].qkv;
+        let mut projected = zeros(n * first.output);
+        first.apply(&mixed, &mut projected);
+        let (mut x, mut qkv) = (zeros(b * t * d), zeros(b * t * first.output));
+        for (row, &c) in which.iter().enumerate() {
+            let at = row % t;
+            let x = &mut x[row * d..][..d];
+            x.copy_from_slice(&mixed[c * d..][..d]);
+            add(x, &self.bar_position[at * d..][..d]);
+            let q = &mut qkv[row * first.output..][..first.output];
+            q.copy_from_slice(&projected[c * first.output..][..first.output]);
+            add(q, &self.first_positions[at * first.output..][..first.output]);
         }
+        recycle([emb, mixed, projected]);
         let mut keys = Vec::with_capacity(self.layers.len());
+        let mut qkv = Some(qkv);
         for (l, layer) in self.layers.iter().enumerate() {
             let memory = match memory {
                 Before::Bar(m) => Before::Bar(&m[l]),
                 Before::Previous => Before::Previous,
                 Before::Nothing => Before::Nothing,
             };
-            keys.push(layer.forward(self, &mut x, b, memory));
+            keys.push(layer.forward(self, &mut x, b, memory, qkv.take()));
         }
         let y = self.one2multi.apply(&x, t * d); // [B, tracks, T, d]
         recycle([x]);
-        let tracks = self.head_bias.len() / vocab;
         let mut logits = vec![0f32; b * tracks * t * vocab];
         for (i, (rows, out)) in y.chunks_exact(t * d).zip(logits.chunks_exact_mut(t * vocab)).enumerate() {
             let k = i % tracks;
@@ -204,6 +231,29 @@ impl PlainMix {
     }
 }
 
+/// The distinct token columns (one token per track at a step) of bars `[B, tracks, T]`, as
+/// `[columns, tracks]` in order of first appearance, and which one each step `[B x T]` has.
+/// Held chords and a coarser stage's upsampled bars repeat columns (about half of a finer
+/// stage's), and the track mixing and the first layer's projection are the same wherever a
+/// column stands: they run once a column.
+fn distinct_columns(tokens: &[u32], tracks: usize, t: usize) -> (Vec<u32>, Vec<usize>) {
+    let steps = tokens.len() / tracks;
+    let column = |row: usize| (0..tracks).map(move |k| tokens[((row / t) * tracks + k) * t + row % t]);
+    let all: Vec<u32> = (0..steps).flat_map(column).collect();
+    let mut index: HashMap<&[u32], usize> = HashMap::new();
+    let mut columns = Vec::new();
+    let which = all
+        .chunks_exact(tracks)
+        .map(|c| {
+            *index.entry(c).or_insert_with(|| {
+                columns.extend_from_slice(c);
+                columns.len() / tracks - 1
+            })
+        })
+        .collect();
+    (columns, which)
+}
+
 /// One Transformer-XL layer's weights.
 struct CpuLayer {
     /// Query, key and value projection.
@@ -237,11 +287,22 @@ impl CpuLayer {
         })
     }
 
-    /// Runs the layer on `x` `[B x T, d]` in place; returns the bars' keys and values.
-    fn forward(&self, stage: &CpuStage, x: &mut [f32], b: usize, memory: Before<&PlainKeys>) -> PlainKeys {
+    /// Runs the layer on `x` `[B x T, d]` in place, its queries, keys and values given or
+    /// projected here; returns the bars' keys and values.
+    fn forward(
+        &self,
+        stage: &CpuStage,
+        x: &mut [f32],
+        b: usize,
+        memory: Before<&PlainKeys>,
+        qkv: Option<Vec<f32>>,
+    ) -> PlainKeys {
         let rows = x.len() / stage.d;
-        let mut qkv = zeros(rows * self.qkv.output);
-        self.qkv.apply(x, &mut qkv);
+        let qkv = qkv.unwrap_or_else(|| {
+            let mut qkv = zeros(rows * self.qkv.output);
+            self.qkv.apply(x, &mut qkv);
+            qkv
+        });
         let (att, keys) = self.attend(stage, &qkv, b, memory);
         let mut h = zeros(rows * stage.d);
         self.out.apply(&att, &mut h);
@@ -560,6 +621,15 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
+    fn distinct_columns_are_found_across_bars() {
+        // Two bars of two tracks and three steps: columns (1,4) (1,4) (2,5) and (2,5) (3,6) (1,4).
+        let tokens = [1, 1, 2, 4, 4, 5, 2, 3, 1, 5, 6, 4];
+        let (columns, which) = distinct_columns(&tokens, 2, 3);
+        assert_eq!(columns, vec![1, 4, 2, 5, 3, 6]);
+        assert_eq!(which, vec![0, 0, 1, 1, 2, 0]);
+    }
+
+    #[test]
     fn the_cpu_pass_gives_the_stage_models_logits_and_keys() {
         // A layer of 2 and 3 heads, biases on every weight, 3 tracks with masked vocabularies.
         let cfg =
@@ -597,10 +667,12 @@ mod tests {
             close(&w.k, &g.k, "first keys");
             close(&w.v, &g.v, "first values");
         }
-        // Five candidates attending to the first bar's keys.
+        // Five candidates attending to the first bar's keys, each token twice (an upsampled
+        // coarser bar: its columns repeat).
         let memory: Vec<PlainKeys> = got_kv;
         let mems: Vec<KeyValues> = want_kv.iter().map(|kv| kv.bar(0).unwrap()).collect();
-        let next = bars(5, 3);
+        let next: Vec<u32> = bars(5, 3).chunks(2).flat_map(|p| [p[0], p[0]]).collect();
+        assert!(distinct_columns(&next, tracks, t).0.len() < next.len() / 2 + tracks);
         let (want, want_kv) = model.forward(&tensor(&next, 5), Some(&mems), None).unwrap();
         let (got, got_kv) = cpu.forward(&next, 5, Before::Bar(&memory)).unwrap();
         close(&want, &got, "candidates");
