@@ -16,7 +16,7 @@ use candle_nn::{LayerNorm, Linear};
 
 use super::attention::KeyValues;
 use super::layers::{TrackMix, XlLayer};
-use super::StageModel;
+use super::{StageModel, MASKED};
 
 /// One stage's weights as plain values, for generation on the CPU.
 pub struct CpuStage {
@@ -37,10 +37,8 @@ pub struct CpuStage {
     v: Vec<f32>,
     /// Track_one2multi.
     one2multi: PlainMix,
-    /// The heads' weights, transposed: `[tracks, d, vocab]`.
-    head: Vec<f32>,
-    /// The heads' biases plus the vocabulary mask, `[tracks, vocab]`.
-    head_bias: Vec<f32>,
+    /// Per track, its output head over its own vocabulary.
+    heads_out: Vec<Head>,
     /// Model width.
     d: usize,
     /// Attention heads.
@@ -87,9 +85,17 @@ impl CpuStage {
         let cfg = model.cfg;
         let scale = (cfg.d_model as f32).sqrt();
         let (tracks, vocab, d) = model.head_weight.dims3()?;
-        let head = model.head_weight.transpose(1, 2)?.contiguous()?;
-        let head_bias = model.head_bias.reshape((tracks, vocab))?;
-        let mask = model.vocab_mask.reshape((tracks, vocab))?;
+        let weights = model.head_weight.to_vec3::<f32>()?;
+        let biases = model.head_bias.reshape((tracks, vocab))?.to_vec2::<f32>()?;
+        let masks = model.vocab_mask.reshape((tracks, vocab))?.to_vec2::<f32>()?;
+        let heads_out = (weights.iter().zip(&biases).zip(&masks))
+            .map(|((w, bias), mask)| {
+                let tokens: Vec<u32> = (0..vocab as u32).filter(|&t| mask[t as usize] == 0.0).collect();
+                // `[d, tokens]`: column j is token j's row of the weight.
+                let w = (0..d).flat_map(|i| tokens.iter().map(move |&t| w[t as usize][i])).collect();
+                Head { bias: tokens.iter().map(|&t| bias[t as usize]).collect(), tokens, w }
+            })
+            .collect();
         let layers: Vec<CpuLayer> =
             model.layers.iter().map(|l| CpuLayer::new(l, &model.positions)).collect::<Result<_>>()?;
         let bar_position = values(&model.bar_position)?;
@@ -104,8 +110,7 @@ impl CpuStage {
             u: values(&model.u)?,
             v: values(&model.v)?,
             one2multi: PlainMix::new(&model.one2multi)?,
-            head: values(&head)?,
-            head_bias: values(&(head_bias + mask)?)?,
+            heads_out,
             d,
             heads: cfg.n_head,
             d_head: cfg.d_head,
@@ -125,7 +130,7 @@ impl CpuStage {
     ) -> Result<(Vec<f32>, Vec<PlainKeys>)> {
         let (t, d) = (self.per_bar, self.d);
         let vocab = self.embedding.len() / d;
-        let tracks = self.head_bias.len() / vocab;
+        let tracks = self.heads_out.len();
         let (columns, which) = distinct_columns(tokens, tracks, t);
         let n = columns.len() / tracks;
         // The distinct columns' embeddings, `[tracks, n, d]`, mixed into `[n, d]`.
@@ -166,14 +171,24 @@ impl CpuStage {
         }
         let y = self.one2multi.apply(&x, t * d); // [B, tracks, T, d]
         recycle([x]);
-        let mut logits = vec![0f32; b * tracks * t * vocab];
+        // Each track's head gives its own tokens' logits; the rest are masked.
+        let mut logits = vec![MASKED; b * tracks * t * vocab];
+        let mut own = zeros(0);
         for (i, (rows, out)) in y.chunks_exact(t * d).zip(logits.chunks_exact_mut(t * vocab)).enumerate() {
-            let k = i % tracks;
-            matmul(rows, &self.head[k * d * vocab..(k + 1) * d * vocab], out, d, vocab);
-            let bias = &self.head_bias[k * vocab..(k + 1) * vocab];
-            out.chunks_exact_mut(vocab).for_each(|row| add(row, bias));
+            let head = &self.heads_out[i % tracks];
+            let n = head.tokens.len();
+            if n == 0 {
+                continue;
+            }
+            own.resize(t * n, 0.0);
+            matmul(rows, &head.w, &mut own, d, n);
+            for (row, own) in out.chunks_exact_mut(vocab).zip(own.chunks_exact(n)) {
+                for ((&tok, &l), &bias) in head.tokens.iter().zip(own).zip(&head.bias) {
+                    row[tok as usize] = l + bias;
+                }
+            }
         }
-        recycle([y]);
+        recycle([y, own]);
         Ok((logits, keys))
     }
 }
@@ -252,6 +267,17 @@ fn distinct_columns(tokens: &[u32], tracks: usize, t: usize) -> (Vec<u32>, Vec<u
         })
         .collect();
     (columns, which)
+}
+
+/// One track's output head, over the tokens it may produce at the stage (computing the
+/// others' logits only to mask them was about a twentieth of a pass).
+struct Head {
+    /// Its tokens, in order.
+    tokens: Vec<u32>,
+    /// Their rows of the head's weight, transposed: `[d, tokens]`.
+    w: Vec<f32>,
+    /// Their biases.
+    bias: Vec<f32>,
 }
 
 /// One Transformer-XL layer's weights.
