@@ -3,10 +3,11 @@
 //! The maths of [`StageModel::forward`] with a one-bar memory (the candidates of generation)
 //! without tensors: at a bar's sizes candle's ~110 operations a pass (each an allocation, many
 //! a strided copy or a hand-off to its threads) cost about as much as the products. Here each
-//! weight is one product (`gemm`, the crate candle's own CPU products use), the relative
-//! position keys are projected once, and the rest are loops over rows that stay in cache.
-//! `StageModel::forward` stays the reference (the tests hold the two together), training's
-//! pass and the GPU's.
+//! weight is one product (`gemm`, the crate candle's own CPU products use), as is attention;
+//! what is the same for every pass (the relative position keys) is projected once, what
+//! repeats within a batch (a token column) runs once, and each head gives only its track's
+//! tokens. `StageModel::forward` stays the reference (the tests hold the two together),
+//! training's pass and the GPU's.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -98,6 +99,9 @@ impl CpuStage {
             .collect();
         let layers: Vec<CpuLayer> =
             model.layers.iter().map(|l| CpuLayer::new(l, &model.positions)).collect::<Result<_>>()?;
+        if layers.is_empty() {
+            candle_core::bail!("a stage without layers");
+        }
         let bar_position = values(&model.bar_position)?;
         let mut first_positions = vec![0f32; bar_position.len() / d * layers[0].qkv.output];
         matmul(&bar_position, &layers[0].qkv.w, &mut first_positions, d, layers[0].qkv.output);
