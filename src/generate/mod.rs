@@ -50,9 +50,10 @@ pub struct GenerateOptions {
     /// Where to start.
     pub primer: Primer,
     /// Candidate bars drawn for each bar (in two halves on the CPU, see `next_bar`; the first
-    /// stage's on a ladder of temperatures); 1 keeps the one drawn at `temperature`. 8 by default: harmony within
-    /// 0.02 of the composer's on BWV 227.1 and 349 where 4 left them 0.03 and 0.08 under, at
-    /// about twice 4's sampling time. Below similarity 0.5 up to three times as many (`pool`).
+    /// stage's on a ladder of temperatures); 1 keeps the one drawn at `temperature`. 8 by
+    /// default: harmony within 0.02 of the composer's on BWV 227.1 and 349 where 4 left them
+    /// 0.03 and 0.08 under, at about twice 4's sampling time. Below similarity 0.5 up to three
+    /// times as many (`pool`).
     pub candidates: usize,
     /// How close to the clip the kept bars are, 0..1: the candidate whose best cell match
     /// with a clip bar (`eval::bar_match`) is nearest `similarity` wins, with a bonus for
