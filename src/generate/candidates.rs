@@ -77,12 +77,7 @@ impl Chooser {
         }
         let target = self.similarity;
         let cost = |(bar, &ll): (&Vec<Vec<u32>>, &f32)| {
-            let groups: Vec<Vec<Group>> = bar
-                .iter()
-                .map(|t| {
-                    t.iter().map(|&tok| self.dict.groups.get(tok as usize).copied().unwrap_or(0)).collect()
-                })
-                .collect();
+            let groups = self.groups(bar);
             let matched = bar_match(&groups, &self.reference);
             let copy = if matched >= 1.0 && target < 1.0 { 1.0 } else { 0.0 };
             let near = if matched >= NEAR_COPY && target < NEAR_COPY { NEAR } else { 0.0 };
@@ -104,6 +99,20 @@ impl Chooser {
         };
         let costs: Vec<f64> = bars.iter().zip(likelihood).map(cost).collect();
         (0..costs.len()).min_by(|&a, &b| costs[a].total_cmp(&costs[b])).unwrap_or(0)
+    }
+
+    /// Whether every one of `bars` is a near copy of a clip bar where the setting asks for
+    /// none (below `NEAR_COPY`).
+    pub fn all_near_copies(&self, bars: &[Vec<Vec<u32>>]) -> bool {
+        self.similarity < NEAR_COPY
+            && bars.iter().all(|bar| bar_match(&self.groups(bar), &self.reference) >= NEAR_COPY)
+    }
+
+    /// A bar's tokens as pitch groups.
+    fn groups(&self, bar: &[Vec<u32>]) -> Vec<Vec<Group>> {
+        bar.iter()
+            .map(|t| t.iter().map(|&tok| self.dict.groups.get(tok as usize).copied().unwrap_or(0)).collect())
+            .collect()
     }
 
     /// Share of a bar's steps sounding two or more pitch classes (drums aside) whose set fits
@@ -236,5 +245,10 @@ mod tests {
         assert_eq!(pick(0.7), 1);
         assert_eq!(pick(0.8), 0);
         assert_eq!(pick(0.4), 1);
+        // Only A: every candidate a near copy, where the setting asks for none (a redraw).
+        let chooser = |similarity| Chooser::new(&meta, &enc, &out, similarity);
+        assert!(chooser(0.5).all_near_copies(&bars[..1]));
+        assert!(!chooser(0.5).all_near_copies(&bars));
+        assert!(!chooser(0.8).all_near_copies(&bars[..1]));
     }
 }
