@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates the README's quality table. For each piece in ../shared/midi with at least 16
 # bars: train on bars 1:12 (default preset), generate 32 bars with 5 seeds, and evaluate against
-# bars 1:12 three rows, means over their files:
+# bars 1:12 four rows, means over their files:
 #   model       the three-stage model's 5 variations;
+#   clip        the clip itself, bars 1:12 as they are (the figures the targets call the
+#               clip's: note lengths and re-strikes across bar lines included);
 #   later bars  the piece's own bars 13 to the end (the composer: a yardstick);
 #   shuffle     5 per-track shuffles of bars 1:12, seeds 0-4 (the same material, uncoordinated:
 #               noise, a floor).
@@ -59,6 +61,7 @@ for f in ../shared/midi/*.mid; do
       "${gen[@]}" 2>/dev/null >/dev/null
     $S eval "$f" "$work/$name-$kind"-*.mid --ref-bars 1:12 --json | row "$name" "$label"
   done
+  $S eval "$f" "$f" --ref-bars 1:12 --gen-bars 1:12 --json | row "" "clip"
   $S eval "$f" "$f" --ref-bars 1:12 --gen-bars "13:$bars" --json | row "" "later bars"
   $S eval "$f" --ref-bars 1:12 --shuffle 5 --json | row "" "shuffle"
 done
