@@ -101,10 +101,12 @@ impl Chooser {
         (0..costs.len()).min_by(|&a, &b| costs[a].total_cmp(&costs[b])).unwrap_or(0)
     }
 
-    /// Whether every one of `bars` is a near copy of a clip bar where the setting asks for
-    /// none (below `NEAR_COPY`).
-    pub fn all_near_copies(&self, bars: &[Vec<Vec<u32>>]) -> bool {
-        self.similarity < NEAR_COPY
+    /// Whether to draw the candidates `bars` again: every one is a near copy of a clip bar
+    /// where the setting asks for none (below `NEAR_COPY`). A single candidate is kept as
+    /// drawn, as `pick` keeps it (`--candidates 1`: no choice).
+    pub fn wants_redraw(&self, bars: &[Vec<Vec<u32>>]) -> bool {
+        bars.len() > 1
+            && self.similarity < NEAR_COPY
             && bars.iter().all(|bar| bar_match(&self.groups(bar), &self.reference) >= NEAR_COPY)
     }
 
@@ -245,10 +247,13 @@ mod tests {
         assert_eq!(pick(0.7), 1);
         assert_eq!(pick(0.8), 0);
         assert_eq!(pick(0.4), 1);
-        // Only A: every candidate a near copy, where the setting asks for none (a redraw).
+        // A twice: every candidate a near copy, where the setting asks for none (a redraw);
+        // not with B among them, nor from 0.75, nor for a single candidate (no choice).
         let chooser = |similarity| Chooser::new(&meta, &enc, &out, similarity);
-        assert!(chooser(0.5).all_near_copies(&bars[..1]));
-        assert!(!chooser(0.5).all_near_copies(&bars));
-        assert!(!chooser(0.8).all_near_copies(&bars[..1]));
+        let near = vec![bars[0].clone(), bars[0].clone()];
+        assert!(chooser(0.5).wants_redraw(&near));
+        assert!(!chooser(0.5).wants_redraw(&bars));
+        assert!(!chooser(0.8).wants_redraw(&near));
+        assert!(!chooser(0.5).wants_redraw(&near[..1]));
     }
 }

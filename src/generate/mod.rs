@@ -179,7 +179,8 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
     /// on from the kept one.
     ///
     /// Where every candidate is a near copy below similarity `NEAR_COPY`, the bar's
-    /// candidates are drawn again (`REDRAWS`) and the choice is among all of them.
+    /// candidates are drawn again (`REDRAWS`) and the choice is among all of them (not with
+    /// one candidate: it is kept as drawn).
     ///
     /// On the CPU the candidates go in two halves, each through all the stages on a thread and
     /// a random stream of its own (drawn from the generator's, so a seed gives the same bars
@@ -201,7 +202,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
                 likelihood.extend_from_slice(&d.likelihood);
             }
             drawn.extend(batch);
-            if round == REDRAWS || !self.chooser.all_near_copies(&articulated) {
+            if round == REDRAWS || !self.chooser.wants_redraw(&articulated) {
                 break;
             }
         }
