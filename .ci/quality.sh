@@ -9,16 +9,18 @@
 #   shuffle     5 per-track shuffles of bars 1:12, seeds 0-4 (the same material, uncoordinated:
 #               noise, a floor).
 # A claim of progress is made against both reference rows.
-# Usage: .ci/quality.sh [--only SUBSTRING] [--single-stage] [extra generate options]
+# Usage: .ci/quality.sh [--only SUBSTRING] [--single-stage] [--train-seed N] [extra generate options]
 #   --only SUBSTRING  only the pieces whose file name contains it (repeatable)
 #   --single-stage    also the single-stage ablation (a fourth row)
+#   --train-seed N    train with seed N (default 0): the figures move with it (README, quality)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only=(); single=0; gen=()
+only=(); single=0; gen=(); train_seed=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) only+=("$2"); shift 2 ;;
     --single-stage) single=1; shift ;;
+    --train-seed) train_seed="$2"; shift 2 ;;
     *) gen+=("$1"); shift ;;
   esac
 done
@@ -56,7 +58,7 @@ for f in ../shared/midi/*.mid; do
   for kind in "${kinds[@]}"; do
     flag=(); label="model"
     [ "$kind" = single ] && { flag=(--single-stage); label="single-stage"; }
-    $S train "$f" --bars 1:12 --threads 2 "${flag[@]}" --out "$work/$name-$kind.sintra" 2>/dev/null >/dev/null
+    $S train "$f" --bars 1:12 --threads 2 --seed "$train_seed" "${flag[@]}" --out "$work/$name-$kind.sintra" 2>/dev/null >/dev/null
     $S generate "$work/$name-$kind.sintra" --bars 32 --variations 5 --out "$work/$name-$kind.mid" \
       "${gen[@]}" 2>/dev/null >/dev/null
     $S eval "$f" "$work/$name-$kind"-*.mid --ref-bars 1:12 --json | row "$name" "$label"
