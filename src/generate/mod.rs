@@ -102,8 +102,9 @@ fn pool(candidates: usize, similarity: f32) -> usize {
 /// How many times a bar's candidates are drawn again where every one is a near copy of a clip
 /// bar and the setting asks for none. The quartet's near copies (its accompaniment's bars are
 /// one chord struck again) all came from such bars: 10%, 22% and 6% of the kept bars over
-/// three sets of 5 seeds; drawn once more, 4%, 2% and 1% (three times: 1%, 1%, 0%), at about
-/// 5-10% more time on the quartet and none on the other pieces.
+/// three sets of 5 seeds; drawn once more, 3%, 1% and 3% with the notes kept across the bar
+/// line (4%, 2% and 1% before them; three times: 1%, 1%, 0%), at about 5-10% more time on the
+/// quartet and none on the other pieces. (Training seed 0; README, quality.)
 const REDRAWS: usize = 1;
 
 /// Samples bars one after the other from a trained model (`&SintraModel` or an `Arc` of one).
