@@ -207,7 +207,9 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
                 break;
             }
         }
-        let keep = self.chooser.pick(&articulated, &likelihood);
+        let before: Vec<_> =
+            self.before.iter().map(|b| b.last().map_or(0, |&t| self.dict.group(t))).collect();
+        let keep = self.chooser.pick(&articulated, &likelihood, &before);
         let (mut part, mut c) = (0, keep);
         while c >= drawn[part].bars.len() {
             c -= drawn[part].bars.len();
