@@ -62,8 +62,8 @@ pub struct Chooser {
     restrikes_per_bar: f64,
     /// The clip's mean onsets per bar that are not re-strikes (all tracks): new pitches.
     changes_per_bar: f64,
-    /// How much the new pitches weigh, 0..1: fully up to similarity 0.5, nothing at 1, as
-    /// the clip's moves (`moves`): they correct what hot draws do, and at 1 the draws are not
+    /// The new pitches' weight: `CHANGES` up to similarity 0.5, fading to nothing at 1, as the
+    /// clip's moves do (`moves`): they correct what hot draws do, and at 1 the draws are not
     /// hot. (Weighed at 1 too, the match of BWV 227.1's kept bars with the clip fell from
     /// 0.985 to 0.928 there, its verbatim copies from 89% of the bars to 51%.)
     changes_weight: f64,
@@ -95,8 +95,8 @@ impl Chooser {
     /// similarity setting, less bonuses for harmony (the share of its steps whose pitch
     /// classes fit one chord), for onset, re-strike and new-pitch counts near the clip's
     /// (counted from `before`, per track the group sounding at the step before the bar) and
-    /// for the model's likelihood of it. A verbatim copy of a clip bar (or a bar-long window of it)
-    /// only when similarity is 1.
+    /// for the model's likelihood of it. A verbatim copy of a clip bar (or a bar-long window
+    /// of it) only when similarity is 1.
     pub fn pick(&self, bars: &[Vec<Vec<u32>>], likelihood: &[f32], before: &[Group]) -> usize {
         if bars.len() == 1 {
             return 0;
@@ -108,22 +108,13 @@ impl Chooser {
             let copy = if matched >= 1.0 && target < 1.0 { 1.0 } else { 0.0 };
             let near = if matched >= NEAR_COPY && target < NEAR_COPY { NEAR } else { 0.0 };
             let tokens = bar.iter().map(Vec::len).sum::<usize>().max(1) as f64;
-            let rhythm = if self.onsets_per_bar > 0.0 {
-                (onsets(&self.dict, bar, before) as f64 / self.onsets_per_bar - 1.0).abs().min(1.0)
-            } else {
-                0.0
-            };
-            let again = if self.restrikes_per_bar > 0.0 {
-                (restrikes(&self.dict, bar, before) as f64 / self.restrikes_per_bar - 1.0).abs().min(1.0)
-            } else {
-                0.0
-            };
-            let changes = if self.changes_per_bar > 0.0 {
-                let n = onsets(&self.dict, bar, before) - restrikes(&self.dict, bar, before);
-                (n as f64 / self.changes_per_bar - 1.0).abs().min(1.0)
-            } else {
-                0.0
-            };
+            let (struck, again) = (onsets(&self.dict, bar, before), restrikes(&self.dict, bar, before));
+            // The distance of a count from the clip's mean, relative to it (none where it is 0).
+            let off =
+                |n: usize, mean: f64| if mean > 0.0 { (n as f64 / mean - 1.0).abs().min(1.0) } else { 0.0 };
+            let rhythm = off(struck, self.onsets_per_bar);
+            let changes = off(struck - again, self.changes_per_bar);
+            let again = off(again, self.restrikes_per_bar);
             self.distance * (matched - target).abs() + copy + near - HARMONY * self.harmony(&groups)
                 + RHYTHM * rhythm
                 + RESTRIKES * again
