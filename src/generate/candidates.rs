@@ -4,6 +4,7 @@
 //! struck again is not a held chord) and of new pitches (a voice that moves where the clip's
 //! repeats is not its tune), and for likelihood.
 
+use super::moves::strength;
 use crate::eval::{bar_match, fits_a_chord, pitch_class_set, ReferenceBars, NEAR_COPY};
 use crate::model_file::ModelMeta;
 use crate::pitch_group::{Dictionary, Encoded, Group};
@@ -75,9 +76,7 @@ impl Chooser {
     /// The choice for the model of `meta`, whose clip is `enc` (tokenised with its dictionary),
     /// among bars of `out` tokens (`ModelMeta::output_dictionary`, built once by the caller).
     pub fn new(meta: &ModelMeta, enc: &Encoded, out: &Dictionary, similarity: f32) -> Self {
-        let spb = meta.clip.meta.steps_per_bar() as usize;
-        let (onsets_per_bar, restrikes_per_bar) =
-            (clip_per_bar(enc, spb, onsets), clip_per_bar(enc, spb, restrikes));
+        let (onsets_per_bar, restrikes_per_bar) = clip_per_bar(enc, meta.clip.meta.steps_per_bar() as usize);
         Self {
             similarity: similarity.clamp(0.0, 1.0) as f64,
             distance: 1.0 + 2.0 * (0.5 - similarity.clamp(0.0, 1.0) as f64).max(0.0),
@@ -86,7 +85,7 @@ impl Chooser {
             onsets_per_bar,
             restrikes_per_bar,
             changes_per_bar: onsets_per_bar - restrikes_per_bar,
-            changes_weight: CHANGES * (2.0 * (1.0 - similarity.clamp(0.0, 1.0) as f64)).min(1.0),
+            changes_weight: CHANGES * strength(similarity) as f64,
             drums: meta.clip.tracks.iter().map(|t| t.channel == 9).collect(),
         }
     }
@@ -108,7 +107,7 @@ impl Chooser {
             let copy = if matched >= 1.0 && target < 1.0 { 1.0 } else { 0.0 };
             let near = if matched >= NEAR_COPY && target < NEAR_COPY { NEAR } else { 0.0 };
             let tokens = bar.iter().map(Vec::len).sum::<usize>().max(1) as f64;
-            let (struck, again) = (onsets(&self.dict, bar, before), restrikes(&self.dict, bar, before));
+            let (struck, again) = counts(&self.dict, bar, before);
             // The distance of a count from the clip's mean, relative to it (none where it is 0).
             let off =
                 |n: usize, mean: f64| if mean > 0.0 { (n as f64 / mean - 1.0).abs().min(1.0) } else { 0.0 };
@@ -165,46 +164,32 @@ impl Chooser {
     }
 }
 
-/// Note onsets in one bar of per-track tokens after the groups `before` sounding at the step
-/// before it: pitches that start sounding or are struck again.
-fn onsets(dict: &Dictionary, bar: &[Vec<u32>], before: &[Group]) -> usize {
-    let mut count = 0;
+/// Note onsets and re-strikes in one bar of per-track tokens after the groups `before`
+/// sounding at the step before it: pitches that start sounding or are struck again, and of
+/// those the ones struck again while they sound (across the bar line too: Handel's right
+/// hand strikes its last pitch again on half of its downbeats).
+fn counts(dict: &Dictionary, bar: &[Vec<u32>], before: &[Group]) -> (usize, usize) {
+    let (mut onsets, mut restrikes) = (0, 0);
     for (k, track) in bar.iter().enumerate() {
         let mut prev = before.get(k).copied().unwrap_or(0);
         for &tok in track {
-            count += dict.starts(prev, tok).count_ones() as usize;
+            let starts = dict.starts(prev, tok);
+            onsets += starts.count_ones() as usize;
+            restrikes += (starts & prev).count_ones() as usize;
             prev = dict.group(tok);
         }
     }
-    count
+    (onsets, restrikes)
 }
 
-/// Pitches struck again while they sound in one bar of per-track tokens after `before`
-/// (across the bar line too: Handel's right hand strikes its last pitch again on half of its
-/// downbeats).
-fn restrikes(dict: &Dictionary, bar: &[Vec<u32>], before: &[Group]) -> usize {
-    let mut count = 0;
-    for (k, track) in bar.iter().enumerate() {
-        let mut prev = before.get(k).copied().unwrap_or(0);
-        for &tok in track {
-            count += (dict.starts(prev, tok) & prev).count_ones() as usize;
-            prev = dict.group(tok);
-        }
-    }
-    count
-}
-
-/// What counts a bar's onsets or re-strikes after the groups sounding before it.
-type Count = fn(&Dictionary, &[Vec<u32>], &[Group]) -> usize;
-
-/// The mean per bar of the clip `enc` (`spb` steps a bar) of what `count` counts in a bar after
-/// the clip's step before it (a rest before the first), as it counts a candidate's.
-fn clip_per_bar(enc: &Encoded, spb: usize, count: Count) -> f64 {
+/// The clip `enc`'s (`spb` steps a bar) mean note onsets and re-strikes per bar, each bar
+/// counted after the clip's step before it (a rest before the first), as a candidate's are.
+fn clip_per_bar(enc: &Encoded, spb: usize) -> (f64, f64) {
     let bars = enc.steps / spb.max(1);
     if bars == 0 {
-        return 0.0;
+        return (0.0, 0.0);
     }
-    let total: usize = (0..bars)
+    let (onsets, restrikes) = (0..bars)
         .map(|b| {
             let bar: Vec<Vec<u32>> =
                 enc.rolls.iter().map(|r| r.tokens[b * spb..(b + 1) * spb].to_vec()).collect();
@@ -213,10 +198,10 @@ fn clip_per_bar(enc: &Encoded, spb: usize, count: Count) -> f64 {
                 .iter()
                 .map(|r| if b > 0 { enc.dict.group(r.tokens[b * spb - 1]) } else { 0 })
                 .collect();
-            count(&enc.dict, &bar, &before)
+            counts(&enc.dict, &bar, &before)
         })
-        .sum();
-    total as f64 / bars as f64
+        .fold((0, 0), |(o, r), (a, b)| (o + a, r + b));
+    (onsets as f64 / bars as f64, restrikes as f64 / bars as f64)
 }
 
 #[cfg(test)]
@@ -299,12 +284,11 @@ mod tests {
         let (d, c) = (1 << 62, 1 << 60);
         let second = [enc.rolls[0].tokens[16..32].to_vec()];
         // After D the downbeat's D is struck again; after C it is a new pitch, after a rest too.
-        assert_eq!((onsets(&enc.dict, &second, &[d]), restrikes(&enc.dict, &second, &[d])), (1, 1));
-        assert_eq!((onsets(&enc.dict, &second, &[c]), restrikes(&enc.dict, &second, &[c])), (1, 0));
-        assert_eq!(restrikes(&enc.dict, &second, &[0]), 0);
+        assert_eq!(counts(&enc.dict, &second, &[d]), (1, 1));
+        assert_eq!(counts(&enc.dict, &second, &[c]), (1, 0));
+        assert_eq!(counts(&enc.dict, &second, &[0]), (1, 0));
         // The clip's means count it too: C, C again, D in bar 1; D again in bar 2.
-        assert_eq!(clip_per_bar(&enc, 16, onsets), 2.0);
-        assert_eq!(clip_per_bar(&enc, 16, restrikes), 1.0);
+        assert_eq!(clip_per_bar(&enc, 16), (2.0, 1.0));
     }
 
     #[test]

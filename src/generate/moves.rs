@@ -1,8 +1,7 @@
 //! How the clip's tracks move from one step to the next, at each position of the bar and each
 //! stage's resolution: hold what sounds, re-strike it, move to a group that keeps one of its
-//! pitches, or change it. Bold candidates (drawn
-//! hot for variety) change their pitch group at nearly every step, so their notes came out
-//! short and hardly ever repeated (re-strikes 3% of onsets against 12-18% in the chorales).
+//! pitches, or change it. Bold candidates (drawn hot for variety) change their pitch group at
+//! nearly every step, so their notes came out short and hardly ever repeated (re-strikes 3% of onsets against 12-18% in the chorales).
 //! Sampling keeps the model's choice within each kind of move and shares the kinds between
 //! the model's odds and the clip's. (A stage draws all of a bar's positions from one pass, so
 //! the model does not see the pitch just drawn: it stays only where its guess for the next
@@ -105,8 +104,7 @@ impl Moves {
                 struck.iter().zip(&held).map(|(&s, &h)| if s > 0.0 { s / (s + h) } else { 0.0 }).collect()
             })
             .collect();
-        let strength = (2.0 * (1.0 - similarity.clamp(0.0, 1.0))).min(1.0);
-        Self { rates, restrikes, dict, strength }
+        Self { rates, restrikes, dict, strength: strength(similarity) }
     }
 
     /// The kept `bar` (model tokens, per track at 16ths, after the bar `before`) articulated
@@ -189,6 +187,12 @@ impl Moves {
             *q *= target[c] / sum / mass[c];
         }
     }
+}
+
+/// How much of the clip's moves a `similarity` setting applies, 0..1: all of them up to 0.5,
+/// fading to none at 1, where the model replays its clip as it learned it.
+pub fn strength(similarity: f32) -> f32 {
+    (2.0 * (1.0 - similarity.clamp(0.0, 1.0))).min(1.0)
 }
 
 /// The kind of move from token `prev` to `token`.
