@@ -146,7 +146,7 @@ pub fn pitch_class_set(group: Group) -> u16 {
 }
 
 /// Marks every subset of `set` in `table`.
-fn mark_subsets(table: &mut [bool], set: u16) {
+pub fn mark_subsets(table: &mut [bool], set: u16) {
     let mut sub = set;
     loop {
         table[sub as usize] = true;

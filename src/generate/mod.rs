@@ -8,6 +8,7 @@ mod moves;
 mod rhythm;
 pub mod sampling;
 pub mod velocity;
+mod voicing;
 
 use std::ops::{Deref, Range};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +27,7 @@ use candidates::Chooser;
 use moves::Moves;
 use rhythm::Rhythm;
 use sampling::{log_probability, sample_top_p, softmax_into};
+use voicing::Voicing;
 
 /// Where generation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +130,8 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     rhythm: Rhythm,
     /// How the clip's tracks hold, re-strike and change at each stage and position.
     moves: Moves,
+    /// The clip's vertical sonorities, which the tracks of a step are drawn to agree with.
+    voicing: Voicing,
     /// The last bar at the finest resolution, per track: what each track's first step moves from.
     before: Vec<Vec<u32>>,
     /// The model's dictionary.
@@ -170,8 +174,24 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         let moves = Moves::new(&enc, spb, &strides, opts.similarity);
         let before =
             enc.rolls.iter().map(|r| r.tokens[primer_bar * spb..(primer_bar + 1) * spb].to_vec()).collect();
+        let drums = meta.clip.tracks.iter().map(|t| t.channel == 9).collect();
+        let voicing = Voicing::new(&enc, drums);
         let dict = enc.dict.clone();
-        Ok(Self { model, opts, rng, mems, last, primer_bar, chooser, rhythm, moves, before, dict, out })
+        Ok(Self {
+            model,
+            opts,
+            rng,
+            mems,
+            last,
+            primer_bar,
+            chooser,
+            rhythm,
+            moves,
+            voicing,
+            before,
+            dict,
+            out,
+        })
     }
 
     /// Samples the next bar: per track, its tokens at the finest stage's resolution, in
@@ -287,6 +307,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
                 },
                 dict: &self.dict,
                 allowed: &stage.allowed,
+                voicing: &self.voicing,
             };
             drawn.bars = sample(&logits, p, &temps, &shape, rng, &mut drawn.likelihood)?;
             if s == 0 {
@@ -411,6 +432,8 @@ struct Shape<'a> {
     dict: &'a Dictionary,
     /// Per track, the tokens the stage may give it, in order (the others are masked).
     allowed: &'a [Vec<u32>],
+    /// The clip's vertical sonorities.
+    voicing: &'a Voicing,
 }
 
 impl Shape<'_> {
@@ -452,8 +475,9 @@ impl Shape<'_> {
 
 /// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]` (flat),
 /// candidate `c` at temperature `temperatures[c]`, with the clip's moves, within its rhythm
-/// grid where given and keeping the coarser bar's held notes (`shape`), adding each sampled
-/// token's log-probability under the model (temperature 1) to its candidate's `likelihood`.
+/// grid where given, keeping the coarser bar's held notes and in the clip's sonorities with
+/// the tracks drawn before at the same step (`shape`), adding each sampled token's
+/// log-probability under the model (temperature 1) to its candidate's `likelihood`.
 fn sample(
     logits: &[f32],
     p: f32,
@@ -464,15 +488,17 @@ fn sample(
 ) -> Result<Vec<Vec<Vec<u32>>>> {
     let (candidates, tracks, vocab) = (temperatures.len(), shape.before.len(), shape.dict.len());
     let steps = logits.len() / (candidates * tracks * vocab);
-    let mut rows = logits.chunks_exact(vocab);
     let mut bars = Vec::with_capacity(candidates);
     // Per draw, the logits and probabilities of the track's own tokens, then all of them.
     let (mut own, mut own_probs, mut probs) = (Vec::new(), Vec::new(), vec![0f32; vocab]);
     for (c, (ll, &temperature)) in likelihood.iter_mut().zip(temperatures).take(candidates).enumerate() {
-        let mut bar = Vec::with_capacity(tracks);
-        for (k, tokens) in shape.allowed.iter().enumerate().take(tracks) {
-            let mut track: Vec<u32> = Vec::with_capacity(steps);
-            for (i, l) in rows.by_ref().take(steps).enumerate() {
+        let mut bar: Vec<Vec<u32>> = vec![Vec::with_capacity(steps); tracks];
+        // Step by step, each track after the ones before it, so that they agree (`voicing`).
+        for i in 0..steps {
+            let mut sounding = 0u16;
+            for (k, tokens) in shape.allowed.iter().enumerate().take(tracks) {
+                let at = ((c * tracks + k) * steps + i) * vocab;
+                let l = &logits[at..at + vocab];
                 // The softmax over the track's own tokens: the masked ones would add 0.
                 own.clear();
                 own.extend(tokens.iter().map(|&t| l[t as usize]));
@@ -480,17 +506,24 @@ fn sample(
                 softmax_into(&own, temperature, &mut own_probs);
                 probs.fill(0.0);
                 tokens.iter().zip(&own_probs).for_each(|(&t, &q)| probs[t as usize] = q);
+                let track = &mut bar[k];
                 let prev = track.last().copied().unwrap_or(shape.before[k]);
                 shape.moves.reweight(shape.stage, shape.first + c, k, i, prev, &mut probs);
                 if let (Some(r), Some(&prev)) = (shape.rhythm, track.last()) {
                     r.restrict(k, i, prev, &mut probs);
                 }
                 shape.keep_held(c, k, i, prev, &mut probs);
+                let drum = shape.voicing.drums.get(k).copied().unwrap_or(false);
+                if !drum {
+                    shape.voicing.reweight(sounding, &mut probs);
+                }
                 let tok = sample_top_p(&probs, p, rng);
                 *ll += log_probability(l[tok], &own);
                 track.push(tok as u32);
+                if !drum {
+                    sounding |= shape.voicing.sounds(tok as u32);
+                }
             }
-            bar.push(track);
         }
         bars.push(bar);
     }
@@ -591,6 +624,7 @@ mod tests {
         let enc_moves = Moves::new(&enc, 16, &[4, 2, 1], 0.5);
         let rhythm = Rhythm::new(&enc, 16);
         let uniform = vec![0.25f32; 4];
+        let voicing = Voicing::new(&enc, vec![false]);
         // At step `i` after `prev`, the coarser bar's tokens `coarse` after `coarse_before`.
         let draw_at = |i: usize, coarse: Vec<u32>, coarse_before: u32, prev: u32| {
             let bars = vec![vec![coarse]];
@@ -604,6 +638,7 @@ mod tests {
                 coarse_before: vec![coarse_before],
                 dict: &enc.dict,
                 allowed: &[],
+                voicing: &voicing,
             };
             let mut p = uniform.clone();
             shape.keep_held(0, 0, i, prev, &mut p);
@@ -624,6 +659,46 @@ mod tests {
         assert_eq!(draw_at(0, vec![c_again, d], c, c), only(c_again));
         assert_eq!(draw_at(0, vec![c, d], d, c), uniform);
         assert_eq!(draw_at(0, vec![c, d], c, d), uniform);
+    }
+
+    #[test]
+    fn the_tracks_of_a_step_are_drawn_to_agree() {
+        // C over E, then D over F. Where the model finds every pitch of each track as likely,
+        // drawn each on its own they would clash (C with F, D with E) at half of the steps.
+        let note = |pitch, start, end| Note { pitch, start, end, velocity: 80 };
+        let mut clip = Clip::one_track(vec![note(60, 0, 8), note(62, 8, 16)]);
+        let mut lower = clip.tracks[0].clone();
+        lower.notes = vec![note(64, 0, 8), note(65, 8, 16)];
+        clip.tracks.push(lower);
+        let enc = encode(&clip);
+        let tok = |p: u8| enc.dict.get(1 << p, 0).unwrap();
+        let allowed = vec![vec![tok(60), tok(62)], vec![tok(64), tok(65)]];
+        // At similarity 1 the clip's moves leave the draws alone.
+        let moves = Moves::new(&enc, 16, &[1], 1.0);
+        let voicing = Voicing::new(&enc, vec![false, false]);
+        let shape = Shape {
+            moves: &moves,
+            stage: 0,
+            first: 0,
+            before: vec![tok(62), tok(65)],
+            rhythm: None,
+            coarse: None,
+            coarse_before: Vec::new(),
+            dict: &enc.dict,
+            allowed: &allowed,
+            voicing: &voicing,
+        };
+        let (candidates, steps) = (50, 16);
+        let logits = vec![0f32; candidates * 2 * steps * enc.dict.len()];
+        let mut ll = vec![0f32; candidates];
+        let bars = sample(&logits, 0.9, &vec![1.0; candidates], &shape, &mut Rng::seed_from_u64(1), &mut ll)
+            .unwrap();
+        let chords = [(tok(60), tok(64)), (tok(62), tok(65))];
+        let agree =
+            bars.iter().flat_map(|b| b[0].iter().zip(&b[1])).filter(|&(&u, &l)| chords.contains(&(u, l)));
+        // 1 in 1.1 with `voicing::OFF` at 0.1.
+        let share = agree.count() as f64 / (candidates * steps) as f64;
+        assert!(share > 0.8, "{share}");
     }
 
     #[test]
