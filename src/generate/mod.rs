@@ -4,6 +4,7 @@
 //! the first while the rest are sampled.
 
 mod candidates;
+mod guard;
 mod moves;
 mod rhythm;
 pub mod sampling;
@@ -24,6 +25,7 @@ use crate::model_file::SintraModel;
 use crate::pitch_group::{decode, encode_with, Dictionary};
 use crate::train::{bars_at, upsample_bars};
 use candidates::Chooser;
+use guard::CopyGuard;
 use moves::Moves;
 use rhythm::Rhythm;
 use sampling::{log_probability, sample_top_p, softmax_into};
@@ -132,6 +134,8 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     moves: Moves,
     /// The clip's vertical sonorities, which the tracks of a step are drawn to agree with.
     voicing: Voicing,
+    /// Keeps the first stage's draws from going on copying a clip bar.
+    guard: CopyGuard,
     /// The last bar at the finest resolution, per track: what each track's first step moves from.
     before: Vec<Vec<u32>>,
     /// The model's dictionary.
@@ -176,6 +180,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             enc.rolls.iter().map(|r| r.tokens[primer_bar * spb..(primer_bar + 1) * spb].to_vec()).collect();
         let drums = meta.clip.tracks.iter().map(|t| t.channel == 9).collect();
         let voicing = Voicing::new(&enc, drums);
+        let guard = CopyGuard::new(&enc, spb, stride, opts.similarity);
         let dict = enc.dict.clone();
         Ok(Self {
             model,
@@ -188,6 +193,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             rhythm,
             moves,
             voicing,
+            guard,
             before,
             dict,
             out,
@@ -308,6 +314,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
                 dict: &self.dict,
                 allowed: &stage.allowed,
                 voicing: &self.voicing,
+                guard: (s == 0).then_some(&self.guard),
             };
             drawn.bars = sample(&logits, p, &temps, &shape, rng, &mut drawn.likelihood)?;
             if s == 0 {
@@ -434,6 +441,8 @@ struct Shape<'a> {
     allowed: &'a [Vec<u32>],
     /// The clip's vertical sonorities.
     voicing: &'a Voicing,
+    /// At the first stage, the guard against going on copying a clip bar.
+    guard: Option<&'a CopyGuard>,
 }
 
 impl Shape<'_> {
@@ -493,6 +502,7 @@ fn sample(
     let (mut own, mut own_probs, mut probs) = (Vec::new(), Vec::new(), vec![0f32; vocab]);
     for (c, (ll, &temperature)) in likelihood.iter_mut().zip(temperatures).take(candidates).enumerate() {
         let mut bar: Vec<Vec<u32>> = vec![Vec::with_capacity(steps); tracks];
+        let mut copying = shape.guard.map(CopyGuard::start);
         // Step by step, each track after the ones before it, so that they agree (`voicing`).
         for i in 0..steps {
             let mut sounding = 0u16;
@@ -517,7 +527,13 @@ fn sample(
                 if !drum {
                     shape.voicing.reweight(sounding, &mut probs);
                 }
+                if let (Some(g), Some(copying)) = (shape.guard, &copying) {
+                    g.reweight(copying, tracks, k, i, &mut probs);
+                }
                 let tok = sample_top_p(&probs, p, rng);
+                if let (Some(g), Some(copying)) = (shape.guard, &mut copying) {
+                    g.record(copying, k, i, tok as u32);
+                }
                 *ll += log_probability(l[tok], &own);
                 track.push(tok as u32);
                 if !drum {
@@ -639,6 +655,7 @@ mod tests {
                 dict: &enc.dict,
                 allowed: &[],
                 voicing: &voicing,
+                guard: None,
             };
             let mut p = uniform.clone();
             shape.keep_held(0, 0, i, prev, &mut p);
@@ -687,6 +704,7 @@ mod tests {
             dict: &enc.dict,
             allowed: &allowed,
             voicing: &voicing,
+            guard: None,
         };
         let (candidates, steps) = (50, 16);
         let logits = vec![0f32; candidates * 2 * steps * enc.dict.len()];
