@@ -50,7 +50,8 @@ const CHANGES: f64 = 0.5;
 /// (their rests filled): over 9 runs of the quality targets BWV 158.4's length missed its
 /// target (within 10% of the clip's) in 5, the quartet's in 3, BWV 282's in 3; at 0.5 in 1,
 /// 1 and none (misses in all 31 to 28; 0.25: 28, 0.75: 27, 1: 33, the fife duet's onsets
-/// and the prelude's re-strikes paying).
+/// and the prelude's re-strikes paying). It fades with the new pitches' (`fade`): weighed at
+/// similarity 1 too, it brought BWV 227.1's match there from 0.994 to 0.932.
 const LENGTH: f64 = 0.5;
 
 /// Cost of a near copy (a match of `NEAR_COPY` or more) below that setting: four fifths of
@@ -77,11 +78,12 @@ pub struct Chooser {
     restrikes_per_bar: f64,
     /// The clip's mean onsets per bar that are not re-strikes (all tracks): new pitches.
     changes_per_bar: f64,
-    /// The new pitches' weight: `CHANGES` up to similarity 0.5, fading to nothing at 1, as the
-    /// clip's moves do (`moves`): they correct what hot draws do, and at 1 the draws are not
-    /// hot. (Weighed at 1 too, the match of BWV 227.1's kept bars with the clip fell from
-    /// 0.985 to 0.928 there, its verbatim copies from 89% of the bars to 51%.)
-    changes_weight: f64,
+    /// How much of their weight the new pitches and the note length keep: all up to similarity
+    /// 0.5, fading to nothing at 1, as the clip's moves do (`moves`): they correct what hot
+    /// draws do, and at 1 the draws are not hot. (Weighed at 1 too, the match of BWV 227.1's
+    /// kept bars with the clip fell from 0.985 to 0.928 there, its verbatim copies from 89%
+    /// of the bars to 51%, with either.)
+    fade: f64,
     /// Per track: whether it holds drum keys (MIDI channel 10), not pitches.
     drums: Vec<bool>,
     /// The clip's note length: its sounding steps (each pitch of each track) per onset.
@@ -103,7 +105,7 @@ impl Chooser {
             restrikes_per_bar,
             changes_per_bar: onsets_per_bar - restrikes_per_bar,
             note_length,
-            changes_weight: CHANGES * strength(similarity) as f64,
+            fade: strength(similarity) as f64,
             drums: meta.clip.tracks.iter().map(|t| t.channel == 9).collect(),
         }
     }
@@ -132,11 +134,11 @@ impl Chooser {
             let rhythm = off(struck, self.onsets_per_bar);
             let changes = off(struck - again, self.changes_per_bar);
             let again = off(again, self.restrikes_per_bar);
+            let length = off(sounding, self.note_length * struck.max(1) as f64);
             self.distance * (matched - target).abs() + copy + near - HARMONY * self.harmony(&groups)
                 + RHYTHM * rhythm
                 + RESTRIKES * again
-                + self.changes_weight * changes
-                + LENGTH * off(sounding, self.note_length * struck.max(1) as f64)
+                + self.fade * (CHANGES * changes + LENGTH * length)
                 - 0.05 * (ll as f64 / tokens)
         };
         let costs: Vec<f64> = bars.iter().zip(likelihood).map(cost).collect();
@@ -279,7 +281,10 @@ mod tests {
         let a: Vec<u32> = tok.iter().flat_map(|&t| [t; 4]).collect();
         let b: Vec<u32> = tok.iter().flat_map(|&t| [rest, t, t, t]).collect();
         let chooser = Chooser::new(&meta, &enc, &meta.output_dictionary(), 0.5);
-        assert_eq!(chooser.pick(&[vec![a], vec![b]], &[0.0, 0.0], &[0]), 1);
+        assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0], &[0]), 1);
+        // At similarity 1 it does not count (a tie: the first is kept).
+        let chooser = Chooser::new(&meta, &enc, &meta.output_dictionary(), 1.0);
+        assert_eq!(chooser.pick(&[vec![a], vec![b]], &[0.0, 0.0], &[0]), 0);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::pitch_group::Encoded;
 /// of the quality targets (training seeds 0-2, generation seeds 0-4, 100-104, 200-204), 0.3
 /// brought the quartet's near copies from 12% to 7% in the mean (its model on training seed 2:
 /// 15-26% to 12-14%) and the groove's from 4% to 1%, harmony kept (the quartet's 0.88 to
-/// 0.89); on training seeds 3 and 4, held out, the quartet's 36% to 6% and the groove's 28% to
+/// 0.89); on training seeds 3 and 4 the quartet's 36% to 9% and the groove's 28% to
 /// 5%. 0.1 left the quartet at 28% on seed 4.
 const KEEP: f32 = 0.3;
 
