@@ -484,9 +484,10 @@ impl Shape<'_> {
 
 /// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]` (flat),
 /// candidate `c` at temperature `temperatures[c]`, with the clip's moves, within its rhythm
-/// grid where given, keeping the coarser bar's held notes and in the clip's sonorities with
-/// the tracks drawn before at the same step (`shape`), adding each sampled token's
-/// log-probability under the model (temperature 1) to its candidate's `likelihood`.
+/// grid where given, keeping the coarser bar's held notes, in the clip's sonorities with the
+/// tracks drawn before at the same step and, at the first stage, away from going on copying a
+/// clip bar (`shape`), adding each sampled token's log-probability under the model
+/// (temperature 1) to its candidate's `likelihood`.
 fn sample(
     logits: &[f32],
     p: f32,
@@ -523,10 +524,7 @@ fn sample(
                     r.restrict(k, i, prev, &mut probs);
                 }
                 shape.keep_held(c, k, i, prev, &mut probs);
-                let drum = shape.voicing.drums.get(k).copied().unwrap_or(false);
-                if !drum {
-                    shape.voicing.reweight(sounding, &mut probs);
-                }
+                shape.voicing.reweight(k, sounding, &mut probs);
                 if let (Some(g), Some(copying)) = (shape.guard, &copying) {
                     g.reweight(copying, tracks, k, i, &mut probs);
                 }
@@ -536,9 +534,7 @@ fn sample(
                 }
                 *ll += log_probability(l[tok], &own);
                 track.push(tok as u32);
-                if !drum {
-                    sounding |= shape.voicing.sounds(tok as u32);
-                }
+                sounding |= shape.voicing.sounds(k, tok as u32);
             }
         }
         bars.push(bar);
@@ -682,12 +678,7 @@ mod tests {
     fn the_tracks_of_a_step_are_drawn_to_agree() {
         // C over E, then D over F. Where the model finds every pitch of each track as likely,
         // drawn each on its own they would clash (C with F, D with E) at half of the steps.
-        let note = |pitch, start, end| Note { pitch, start, end, velocity: 80 };
-        let mut clip = Clip::one_track(vec![note(60, 0, 8), note(62, 8, 16)]);
-        let mut lower = clip.tracks[0].clone();
-        lower.notes = vec![note(64, 0, 8), note(65, 8, 16)];
-        clip.tracks.push(lower);
-        let enc = encode(&clip);
+        let enc = encode(&voicing::two_voices());
         let tok = |p: u8| enc.dict.get(1 << p, 0).unwrap();
         let allowed = vec![vec![tok(60), tok(62)], vec![tok(64), tok(65)]];
         // At similarity 1 the clip's moves leave the draws alone.

@@ -23,7 +23,7 @@ pub struct Voicing {
     /// Per token of the model's dictionary, its pitch classes.
     pcs: Vec<u16>,
     /// Per track: whether it holds drum keys (MIDI channel 10), not pitches.
-    pub drums: Vec<bool>,
+    drums: Vec<bool>,
 }
 
 impl Voicing {
@@ -41,16 +41,22 @@ impl Voicing {
         Self { known, pcs, drums }
     }
 
-    /// The pitch classes token `t` sounds.
-    pub fn sounds(&self, t: u32) -> u16 {
+    /// The pitch classes token `t` sounds in track `k` (none in a drum track).
+    pub fn sounds(&self, k: usize, t: u32) -> u16 {
+        if self.drums.get(k).copied().unwrap_or(false) {
+            return 0;
+        }
         self.pcs.get(t as usize).copied().unwrap_or(0)
     }
 
-    /// Weighs down the tokens that, with `sounding` (the pitch classes of the tracks drawn
-    /// before at this step), sound a set the clip does not, and renormalises; leaves `probs`
-    /// as they are where no token fits or every one does.
-    pub fn reweight(&self, sounding: u16, probs: &mut [f32]) {
-        let fits = |t: usize| self.known[(sounding | self.sounds(t as u32)) as usize];
+    /// Weighs down the tokens of track `k` that, with `sounding` (the pitch classes of the
+    /// tracks drawn before at this step), sound a set the clip does not, and renormalises;
+    /// leaves `probs` as they are in a drum track and where no token fits or every one does.
+    pub fn reweight(&self, k: usize, sounding: u16, probs: &mut [f32]) {
+        if self.drums.get(k).copied().unwrap_or(false) {
+            return;
+        }
+        let fits = |t: usize| self.known[(sounding | self.sounds(k, t as u32)) as usize];
         let (mut fitting, mut other) = (0f32, 0f32);
         for (t, &q) in probs.iter().enumerate().filter(|&(_, &q)| q > 0.0) {
             *if fits(t) { &mut fitting } else { &mut other } += q;
@@ -65,30 +71,39 @@ impl Voicing {
     }
 }
 
+/// Two voices, C over E then D over F, half a bar each: a clip of two sonorities.
+#[cfg(test)]
+pub(super) fn two_voices() -> crate::clip::Clip {
+    use crate::clip::{Clip, Note};
+    let note = |pitch, start, end| Note { pitch, start, end, velocity: 80 };
+    let mut clip = Clip::one_track(vec![note(60, 0, 8), note(62, 8, 16)]);
+    let mut lower = clip.tracks[0].clone();
+    lower.notes = vec![note(64, 0, 8), note(65, 8, 16)];
+    clip.tracks.push(lower);
+    clip
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clip::{Clip, Note};
+    use crate::clip::Note;
     use crate::pitch_group::encode;
 
     #[test]
     fn a_token_outside_the_clips_sonorities_loses_weight() {
         // C over E, then D over F; the second track is drums (channel 10): its keys are no
         // pitches, so C with F# (key 42) is not a sonority of the clip.
-        let note = |pitch, start, end| Note { pitch, start, end, velocity: 80 };
-        let mut clip = Clip::one_track(vec![note(60, 0, 8), note(62, 8, 16)]);
-        let mut other = clip.tracks[0].clone();
-        other.notes = vec![note(64, 0, 8), note(65, 8, 16)];
-        let mut drums = other.clone();
-        (drums.channel, drums.notes) = (9, vec![note(42, 0, 16)]);
-        clip.tracks.extend([other, drums]);
+        let mut clip = two_voices();
+        let mut drums = clip.tracks[1].clone();
+        (drums.channel, drums.notes) = (9, vec![Note { pitch: 42, start: 0, end: 16, velocity: 80 }]);
+        clip.tracks.push(drums);
         let enc = encode(&clip);
         let voicing = Voicing::new(&enc, vec![false, false, true]);
         let tok = |p: u8| enc.dict.get(1 << p, 0).unwrap();
         let (c, e, f, fs) = (tok(60), tok(64), tok(65), tok(42));
         let mut probs = vec![0f32; enc.dict.len()];
         (probs[e as usize], probs[f as usize], probs[fs as usize]) = (0.5, 0.25, 0.25);
-        voicing.reweight(voicing.sounds(c), &mut probs);
+        voicing.reweight(1, voicing.sounds(0, c), &mut probs);
         let sum = 0.5 + OFF * 0.5;
         assert!((probs[e as usize] - 0.5 / sum).abs() < 1e-6);
         assert!((probs[f as usize] - 0.25 * OFF / sum).abs() < 1e-6);
@@ -96,7 +111,7 @@ mod tests {
         // Nothing sounds yet: every pitch of the clip fits, and all are kept as they are.
         let mut probs = vec![0f32; enc.dict.len()];
         (probs[c as usize], probs[f as usize]) = (0.5, 0.5);
-        voicing.reweight(0, &mut probs);
+        voicing.reweight(1, 0, &mut probs);
         assert_eq!((probs[c as usize], probs[f as usize]), (0.5, 0.5));
     }
 }
