@@ -14,9 +14,6 @@ use serde::Serialize;
 use crate::clip::{Clip, Meta, Note, Track};
 use crate::pitch_group::{encode, Group};
 
-/// MIDI channel 10 (9 from 0): drum keys, not pitches.
-const DRUM_CHANNEL: u8 = 9;
-
 /// A generated bar is a near copy when at least this share of its cells equals a reference
 /// bar (or a bar-long window of the reference, for shifted copies).
 pub const NEAR_COPY: f64 = 0.75;
@@ -100,7 +97,7 @@ impl Grid {
         let groups =
             enc.rolls.iter().map(|r| r.tokens.iter().map(|&t| enc.dict.group(t)).collect()).collect();
         let spb = clip.meta.steps_per_bar() as usize;
-        let drums = clip.tracks.iter().map(|t| t.channel == DRUM_CHANNEL).collect();
+        let drums = clip.drum_tracks();
         Self { groups, drums, spb, bars: enc.steps / spb }
     }
 

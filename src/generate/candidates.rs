@@ -106,7 +106,7 @@ impl Chooser {
             changes_per_bar: onsets_per_bar - restrikes_per_bar,
             note_length,
             fade: strength(similarity) as f64,
-            drums: meta.clip.tracks.iter().map(|t| t.channel == 9).collect(),
+            drums: meta.clip.drum_tracks(),
         }
     }
 
@@ -114,8 +114,8 @@ impl Chooser {
     /// similarity setting, less bonuses for harmony (the share of its steps whose pitch
     /// classes fit one chord), for onset, re-strike and new-pitch counts and a note length
     /// near the clip's (counted from `before`, per track the group sounding at the step
-    /// before the bar) and for the model's likelihood of it. A verbatim copy of a clip bar (or a bar-long window
-    /// of it) only when similarity is 1.
+    /// before the bar) and for the model's likelihood of it. A verbatim copy of a clip bar
+    /// (or a bar-long window of it) only when similarity is 1.
     pub fn pick(&self, bars: &[Vec<Vec<u32>>], likelihood: &[f32], before: &[Group]) -> usize {
         if bars.len() == 1 {
             return 0;

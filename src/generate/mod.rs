@@ -178,8 +178,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         let moves = Moves::new(&enc, spb, &strides, opts.similarity);
         let before =
             enc.rolls.iter().map(|r| r.tokens[primer_bar * spb..(primer_bar + 1) * spb].to_vec()).collect();
-        let drums = meta.clip.tracks.iter().map(|t| t.channel == 9).collect();
-        let voicing = Voicing::new(&enc, drums);
+        let voicing = Voicing::new(&enc, meta.clip.drum_tracks());
         let guard = CopyGuard::new(&enc, spb, stride, opts.similarity);
         let dict = enc.dict.clone();
         Ok(Self {

@@ -1,7 +1,8 @@
 //! How the clip's tracks move from one step to the next, at each position of the bar and each
 //! stage's resolution: hold what sounds, re-strike it, move to a group that keeps one of its
 //! pitches, or change it. Bold candidates (drawn hot for variety) change their pitch group at
-//! nearly every step, so their notes came out short and hardly ever repeated (re-strikes 3% of onsets against 12-18% in the chorales).
+//! nearly every step, so their notes came out short and hardly ever repeated (re-strikes 3%
+//! of onsets against 12-18% in the chorales).
 //! Sampling keeps the model's choice within each kind of move and shares the kinds between
 //! the model's odds and the clip's. (A stage draws all of a bar's positions from one pass, so
 //! the model does not see the pitch just drawn: it stays only where its guess for the next

@@ -56,7 +56,7 @@ impl Voicing {
         if self.drums.get(k).copied().unwrap_or(false) {
             return;
         }
-        let fits = |t: usize| self.known[(sounding | self.sounds(k, t as u32)) as usize];
+        let fits = |t: usize| self.known[(sounding | self.pcs.get(t).copied().unwrap_or(0)) as usize];
         let (mut fitting, mut other) = (0f32, 0f32);
         for (t, &q) in probs.iter().enumerate().filter(|&(_, &q)| q > 0.0) {
             *if fits(t) { &mut fitting } else { &mut other } += q;

@@ -173,7 +173,16 @@ pub struct Clip {
     pub tracks: Vec<Track>,
 }
 
+/// The MIDI channel (0-based) of General MIDI's drums, channel 10: its notes are drum keys,
+/// not pitches.
+const DRUM_CHANNEL: u8 = 9;
+
 impl Clip {
+    /// Per track, whether it holds drum keys (MIDI channel 10) rather than pitches.
+    pub fn drum_tracks(&self) -> Vec<bool> {
+        self.tracks.iter().map(|t| t.channel == DRUM_CHANNEL).collect()
+    }
+
     /// Step just after the last note ends.
     pub fn end_step(&self) -> u32 {
         let notes = self.tracks.iter().flat_map(|t| &t.notes);
