@@ -27,8 +27,10 @@ const CHORD_OFF: f32 = 0.4;
 
 /// The clip's vertical sonorities and what each token sounds.
 pub struct Voicing {
-    /// `[pitch-class set]`: whether it is a subset of a set some step of the clip sounds.
-    known: Vec<bool>,
+    /// `[pitch-class set]`: what a token sounding it with the tracks before it keeps: 1 for a
+    /// subset of a set some step of the clip sounds that fits a chord, `CHORD_OFF` for one
+    /// that fits none, `OFF` outside the clip's sets. Built once, read in the draws' hot loop.
+    weights: Vec<f32>,
     /// Per token of the model's dictionary, its pitch classes.
     pcs: Vec<u16>,
     /// Per track: whether it holds drum keys (MIDI channel 10), not pitches.
@@ -46,8 +48,15 @@ impl Voicing {
                 mark_subsets(&mut known, set);
             }
         }
+        let weights = (0..known.len())
+            .map(|set| match (known[set], fits_a_chord(set as u16)) {
+                (false, _) => OFF,
+                (true, false) => CHORD_OFF,
+                (true, true) => 1.0,
+            })
+            .collect();
         let pcs = (0..enc.dict.len() as u32).map(|t| pitch_class_set(enc.dict.group(t))).collect();
-        Self { known, pcs, drums }
+        Self { weights, pcs, drums }
     }
 
     /// The pitch classes token `t` sounds in track `k` (none in a drum track).
@@ -66,14 +75,7 @@ impl Voicing {
         if self.drums.get(k).copied().unwrap_or(false) {
             return;
         }
-        let weight = |t: usize| {
-            let set = sounding | self.pcs.get(t).copied().unwrap_or(0);
-            match (self.known[set as usize], fits_a_chord(set)) {
-                (false, _) => OFF,
-                (true, false) => CHORD_OFF,
-                (true, true) => 1.0,
-            }
-        };
+        let weight = |t: usize| self.weights[(sounding | self.pcs.get(t).copied().unwrap_or(0)) as usize];
         let sum: f32 = probs.iter().enumerate().filter(|&(_, &q)| q > 0.0).map(|(t, &q)| weight(t) * q).sum();
         if sum <= 0.0 {
             return;
@@ -87,12 +89,22 @@ impl Voicing {
 /// Two voices, C over E then D over F, half a bar each: a clip of two sonorities.
 #[cfg(test)]
 pub(super) fn two_voices() -> crate::clip::Clip {
+    voices(&[&[(60, 0, 8), (62, 8, 16)], &[(64, 0, 8), (65, 8, 16)]])
+}
+
+/// A clip of one track per entry of `tracks`, each a list of (pitch, start, end).
+#[cfg(test)]
+fn voices(tracks: &[&[(u8, u32, u32)]]) -> crate::clip::Clip {
     use crate::clip::{Clip, Note};
-    let note = |pitch, start, end| Note { pitch, start, end, velocity: 80 };
-    let mut clip = Clip::one_track(vec![note(60, 0, 8), note(62, 8, 16)]);
-    let mut lower = clip.tracks[0].clone();
-    lower.notes = vec![note(64, 0, 8), note(65, 8, 16)];
-    clip.tracks.push(lower);
+    let notes = |t: &[(u8, u32, u32)]| {
+        t.iter().map(|&(pitch, start, end)| Note { pitch, start, end, velocity: 80 }).collect()
+    };
+    let mut clip = Clip::one_track(notes(tracks[0]));
+    for t in &tracks[1..] {
+        let mut track = clip.tracks[0].clone();
+        track.notes = notes(t);
+        clip.tracks.push(track);
+    }
     clip
 }
 
@@ -132,14 +144,7 @@ mod tests {
     fn a_sonority_of_the_clip_outside_every_chord_keeps_less_weight() {
         // C and D held under E, then F#: the clip sounds C+D+E (no triad or seventh chord
         // holds it) and C+D+F# (part of D7). Over C and D, E keeps `CHORD_OFF` of F#'s weight.
-        let note = |pitch, start, end| Note { pitch, start, end, velocity: 80 };
-        let mut clip = crate::clip::Clip::one_track(vec![note(60, 0, 16)]);
-        for notes in [vec![note(62, 0, 16)], vec![note(64, 0, 8), note(66, 8, 16)]] {
-            let mut track = clip.tracks[0].clone();
-            track.notes = notes;
-            clip.tracks.push(track);
-        }
-        let enc = encode(&clip);
+        let enc = encode(&voices(&[&[(60, 0, 16)], &[(62, 0, 16)], &[(64, 0, 8), (66, 8, 16)]]));
         let voicing = Voicing::new(&enc, vec![false; 3]);
         let tok = |p: u8| enc.dict.get(1 << p, 0).unwrap();
         let (e, fs) = (tok(64) as usize, tok(66) as usize);
