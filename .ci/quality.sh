@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the README's quality table. For each piece in ../shared/midi with at least 16
+# Regenerates the quality table (docs/quality.md; the README shows its key columns). For each piece in ../shared/midi with at least 16
 # bars: train on bars 1:12 (default preset), generate 32 bars with 5 seeds, and evaluate against
 # bars 1:12 four rows, means over their files:
 #   model       the three-stage model's 5 variations;
@@ -12,7 +12,7 @@
 # Usage: .ci/quality.sh [--only SUBSTRING] [--single-stage] [--train-seed N] [extra generate options]
 #   --only SUBSTRING  only the pieces whose file name contains it (repeatable)
 #   --single-stage    also the single-stage ablation (a fourth row)
-#   --train-seed N    train with seed N (default 0): the figures move with it (README, quality)
+#   --train-seed N    train with seed N (default 0): the figures move with it (docs/quality.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 only=(); single=0; gen=(); train_seed=0

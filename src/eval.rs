@@ -2,7 +2,7 @@
 //! overlap, KL, Jensen-Shannon), copying (verbatim bars, longest copied run, near and shifted
 //! copies), harmony (chord fit, chord vocabulary), note lengths, re-strikes, velocities and the
 //! usual piano-roll statistics; and the per-track bar shuffle that serves as a noise floor.
-//! Each is defined in the README.
+//! Each is defined in docs/metrics.md.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -285,6 +285,13 @@ impl ReferenceBars {
     pub fn shifted_match<B: AsRef<[Group]>>(&self, bar: &[B]) -> f64 {
         self.starts.iter().map(|&s| self.window_match(bar, s)).fold(0.0, f64::max)
     }
+
+    /// `shifted_match` and the first step of the window that gives it (the earliest of
+    /// equals; 0 when there is none).
+    pub fn nearest_window<B: AsRef<[Group]>>(&self, bar: &[B]) -> (f64, usize) {
+        let best = |a: (f64, usize), b: (f64, usize)| if b.0 > a.0 { b } else { a };
+        self.starts.iter().map(|&s| (self.window_match(bar, s), s)).fold((0.0, 0), best)
+    }
 }
 
 /// The best share of (track, step) cells of one generated bar (`[track][step]` sounding
@@ -293,6 +300,15 @@ impl ReferenceBars {
 /// shape differs from the reference's.
 pub fn bar_match<B: AsRef<[Group]>>(gen_bar: &[B], reference: &ReferenceBars) -> f64 {
     reference.shifted_match(gen_bar)
+}
+
+/// How close each bar of `generated` is to `reference` (the measure behind the similarity
+/// setting, [`bar_match`]): per bar, the best share of equal (track, step) cells against a
+/// reference bar or a bar-long window of it from a beat, and that window's first step.
+pub fn bar_closeness(reference: &Clip, generated: &Clip) -> Vec<(f64, usize)> {
+    let (r, g) = (Grid::new(reference), Grid::new(generated));
+    let windows = ReferenceBars::from_grid(&r, beat_steps(&reference.meta));
+    (0..g.bars).map(|b| windows.nearest_window(&g.bar_cells(b))).collect()
 }
 
 /// Each track's bars permuted independently (a ChaCha8 generator seeded with `seed`, one

@@ -6,7 +6,7 @@
 //! Sampling keeps the model's choice within each kind of move and shares the kinds between
 //! the model's odds and the clip's. (A stage draws all of a bar's positions from one pass, so
 //! the model does not see the pitch just drawn: it stays only where its guess for the next
-//! step happens to be that pitch. Its odds of staying are low off its clip: README, quality.)
+//! step happens to be that pitch. Its odds of staying are low off its clip: docs/log.md)
 //!
 //! A re-strike is a token of its own, (group, pitches struck again), and the model has one
 //! only for what the clip re-strikes: a chorale voice repeats some of its pitches, never the

@@ -14,7 +14,7 @@ use crate::pitch_group::Encoded;
 /// 0.86-0.89) and the chorales' by 0.015-0.03; the share of steps sounding one of the clip's
 /// sonorities rose from 0.83-0.99 to 0.97-1.00 on all but the prelude and the reel. 0.3 kept less of it,
 /// 0.02 cost the prelude's re-strikes; only at the first stage, the finer stages' passing
-/// notes undid half of it (README, quality).
+/// notes undid half of it (docs/log.md).
 const OFF: f32 = 0.1;
 
 /// What a token keeps where the set it sounds with the tracks before it is one of the clip's
@@ -22,7 +22,7 @@ const OFF: f32 = 0.1;
 /// sonority, which the clip sounds between its chords and a bold candidate, holding one bar
 /// of its own, may sound anywhere. BWV 349's clip fits a chord at 0.83 of its steps, its later
 /// bars at 0.96; its bars fell short of that minus 0.02 in 2 of 9 runs (0.92, 0.93) and none
-/// now (README, quality: 0.4 over 0.25 and 0.5).
+/// now (docs/log.md: 0.4 over 0.25 and 0.5).
 const CHORD_OFF: f32 = 0.4;
 
 /// The clip's vertical sonorities and what each token sounds.

@@ -44,7 +44,7 @@ pub struct Config {
 pub enum Preset {
     /// The paper's sizes: 6 layers, 8 heads of 32, d_model 256, d_inner 1024, dropout 0.09.
     Paper,
-    /// Smaller and faster, reaches the same loss on our clips (see the README's figures).
+    /// Smaller and faster, reaches the same loss on our clips (see docs/performance.md).
     Default,
     /// A toy model for tests.
     Tiny,
@@ -93,7 +93,7 @@ pub struct StageModel {
     /// Track_multi2one: tracks -> 16 -> 1.
     multi2one: TrackMix,
     /// Learned embedding of the position inside the bar, `[tokens per bar, d_model]` (not in
-    /// the paper: relative attention alone cannot tell which beat it predicts; see the README).
+    /// the paper: relative attention alone cannot tell which beat it predicts; see docs/model.md).
     bar_position: Tensor,
     /// The Transformer-XL encoder.
     layers: Vec<XlLayer>,
