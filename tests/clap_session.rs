@@ -1,7 +1,7 @@
 //! A producer's session in a real CLAP host (clack-host), step by step: reopening a project with
-//! its switches saved on, loading a state while playing and while training, moving the start
-//! bar or the play mode under sounding notes, a host reset, a tempo ramp, a host without song
-//! position, endless play for thousands of bars, offline against real-time rendering, and MIDI
+//! its switches saved on (and their values sent again by the host), loading a state while
+//! playing and while training, moving the start bar or the play mode under sounding notes, a
+//! host reset, a tempo ramp, a host without song position, endless play for thousands of bars, offline against real-time rendering, and MIDI
 //! thru. After every step each note-on has its note-off. The bundle is the debug build with
 //! `assert_process_allocs`: an allocation in `process` aborts this test process.
 
@@ -157,8 +157,11 @@ fn a_project_reopens_exactly_as_saved_with_its_switches_on() {
     assert!(s.load(&bytes));
     s.activate();
     // Bars 5-8 play the saved notes at once, while the chorale comes in (armed, it would be
-    // recorded; generate on, the variations would be replaced).
-    let input = chorale_input();
+    // recorded; generate on, the variations would be replaced). The host, which keeps its own
+    // copy of the parameters, sends the switches' stored values again in the first block.
+    let mut input = chorale_input();
+    let resent = [("Arm capture", 1.0), ("Generate", 1.0)];
+    input[0].extend(resent.map(|(name, value)| In::Param { id: s.param(name), value }));
     let start = s.steady;
     let mut out = Vec::new();
     let mut beat = 16.0;
@@ -174,11 +177,23 @@ fn a_project_reopens_exactly_as_saved_with_its_switches_on() {
     for key in ["clip", "model", "variations", "picked", "origin"] {
         assert_eq!(now[key], saved[key], "{key} changed");
     }
+    // The switches keep the values the host stored, so its copy and the plugin's agree.
     let params = &state_json(&s.save())["params"];
-    assert_eq!(
-        (params["arm"]["bool"].as_bool(), params["gen"]["bool"].as_bool()),
-        (Some(false), Some(false))
-    );
+    assert_eq!((params["arm"]["bool"].as_bool(), params["gen"]["bool"].as_bool()), (Some(true), Some(true)));
+    // A press made after the project is open still arms: the chorale is recorded over the clip.
+    s.set(&[("Capture bars", 2.0), ("Arm capture", 0.0)]);
+    s.set(&[("Arm capture", 1.0)]);
+    let mut beat = 0.0;
+    for events in chorale_input() {
+        s.block(&Tx::at(beat, true), FRAMES, &events);
+        beat += STEP;
+    }
+    assert_closed(&stop(&mut s, beat));
+    let recorded = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        project(&state_json(&s.save()))["clip"] != saved["clip"]
+    });
+    assert!(recorded, "a press after opening records a new clip");
 }
 
 #[test]

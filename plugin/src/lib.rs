@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nice_plug::midi::{Channel, Key, VoiceID};
-use nice_plug::plugin::ParamValue;
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
 use parking_lot::Mutex;
@@ -63,10 +62,13 @@ pub struct SinTra {
     generated: Vec<NoteEvent<()>>,
     /// Host sample rate, from `activate`.
     sample_rate: f32,
-    /// Last seen value of the arm parameter (for its rising edge).
+    /// Last seen value of the arm parameter (for its rising edge); set to the restored value
+    /// when a state loads and at the first activation, so a restored "on" is not a press.
     arm_was: bool,
-    /// Last seen value of the generate parameter.
+    /// Last seen value of the generate parameter (as `arm_was`).
     generate_was: bool,
+    /// Whether `activate` has run once (the values a host set before it are restored ones).
+    activated: bool,
     /// Raised by the editor, taken here: arm, disarm or end the capture.
     capture_toggle: Arc<AtomicBool>,
     /// Raised here while the host gives no song position (nothing can be recorded or played).
@@ -124,6 +126,7 @@ impl Default for SinTra {
             sample_rate: 48_000.0,
             arm_was: false,
             generate_was: false,
+            activated: false,
             capture_toggle: Arc::default(),
             no_position: Arc::default(),
             applied_loads: 0,
@@ -197,7 +200,9 @@ impl SinTra {
         self.scheduler.silence();
     }
 
-    /// A state was loaded: the switches' restored values are not presses.
+    /// A state was loaded, or the host set values before the first activation: the switches'
+    /// restored values are not presses. They keep the values the host stored, so a host that
+    /// sends its own copy again after loading the state changes nothing.
     fn sync_switches(&mut self) {
         self.arm_was = self.params.arm.value();
         self.generate_was = self.params.generate.value();
@@ -251,16 +256,6 @@ impl Plugin for SinTra {
         self.params.clone()
     }
 
-    /// Arm and Generate are momentary: a project reopens as saved, never re-armed to record
-    /// over its clip or regenerating over its variations, whatever the switches' saved values.
-    fn filter_state(state: &mut PluginState) {
-        for id in ["arm", "gen"] {
-            if let Some(v) = state.params.get_mut(id) {
-                *v = ParamValue::Bool(false);
-            }
-        }
-    }
-
     fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         let link = editor::Link {
             engine: self.engine.handle(),
@@ -295,6 +290,10 @@ impl Plugin for SinTra {
                 self.length = v.length;
             }
             drop(project);
+            self.sync_switches();
+        }
+        if !self.activated {
+            self.activated = true;
             self.sync_switches();
         }
         true

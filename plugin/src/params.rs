@@ -24,8 +24,8 @@ pub enum PlayMode {
 
 #[derive(Params)]
 pub struct SintraParams {
-    /// Rising edge: record the next time the transport plays. Never restored as on (see
-    /// `SinTra::filter_state`).
+    /// Rising edge: record the next time the transport plays. A restored value is never a
+    /// press (see `SinTra::sync_switches`).
     #[id = "arm"]
     pub arm: BoolParam,
     /// Bars to record at most.
@@ -34,7 +34,7 @@ pub struct SintraParams {
     /// Train as soon as a capture ends.
     #[id = "autotr"]
     pub auto_train: BoolParam,
-    /// Rising edge: sample a fresh set of bars. Never restored as on.
+    /// Rising edge: sample a fresh set of bars. A restored value is never a press.
     #[id = "gen"]
     pub generate: BoolParam,
     /// Bars per generation.

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Sender, TrySendError};
 use parking_lot::Mutex;
 
 pub use decode::BarDecoder;
@@ -94,13 +94,34 @@ impl Engine {
         settings: Arc<dyn Fn() -> Settings + Send + Sync>,
         listener: Listener,
     ) -> Self {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().map_err(|e| e.to_string());
+        let spawn = |run: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new().name("sintra-engine".into()).spawn(run)
+        };
+        Self::start_with(shared, capture, play, settings, listener, pool, spawn)
+    }
+
+    /// [`Engine::start`] with the sampling threads and the engine thread's spawn given: when
+    /// the system refuses a thread, the editor shows why instead of the host crashing.
+    fn start_with(
+        shared: Shared,
+        capture: rtrb::Consumer<CaptureMsg>,
+        play: rtrb::Producer<PlayMsg>,
+        settings: Arc<dyn Fn() -> Settings + Send + Sync>,
+        listener: Listener,
+        pool: Result<rayon::ThreadPool, String>,
+        spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>>,
+    ) -> Self {
         let (commands, rx) = crossbeam_channel::bounded(COMMAND_QUEUE);
-        let worker = worker::Worker::new(shared.clone(), capture, play, settings, listener);
-        let thread = std::thread::Builder::new()
-            .name("sintra-engine".into())
-            .spawn(move || worker.run(rx))
-            .expect("spawning the engine thread");
-        Self { commands, shared, thread: Some(thread) }
+        let worker = worker::Worker::new(shared.clone(), capture, play, settings, listener.clone(), pool);
+        let thread = spawn(Box::new(move || worker.run(rx)))
+            .map_err(|e| {
+                let e = format!("the engine thread could not start ({e}): reload the plugin");
+                *shared.status.lock() = Status::Error(e.clone());
+                listener(&EngineEvent::Error(e));
+            })
+            .ok();
+        Self { commands, shared, thread }
     }
 
     /// A handle for the editor.
@@ -160,12 +181,16 @@ impl Handle {
         } else {
             None
         };
-        self.commands.try_send(command).map_err(|_| {
+        self.commands.try_send(command).map_err(|e| {
             if let Some(before) = before {
                 *self.shared.status.lock() = before;
                 self.shared.busy.store(false, Ordering::SeqCst);
             }
-            "SinTra's engine is not taking commands (queue full)".to_string()
+            match e {
+                TrySendError::Full(_) => "SinTra's engine is not taking commands (queue full)",
+                TrySendError::Disconnected(_) => "SinTra's engine is not running: reload the plugin",
+            }
+            .to_string()
         })
     }
 }

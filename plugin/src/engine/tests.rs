@@ -18,7 +18,20 @@ struct Bench {
     settings: Arc<Mutex<Settings>>,
 }
 
+/// How an engine under test starts: [`Engine::start`], or with its threads given.
+type Starter = fn(
+    Shared,
+    rtrb::Consumer<CaptureMsg>,
+    rtrb::Producer<PlayMsg>,
+    Arc<dyn Fn() -> Settings + Send + Sync>,
+    Listener,
+) -> Engine;
+
 fn start(variations: usize) -> Bench {
+    start_by(variations, Engine::start)
+}
+
+fn start_by(variations: usize, start: Starter) -> Bench {
     let (_cap_tx, cap_rx) = rtrb::RingBuffer::new(16);
     let (play_tx, play) = rtrb::RingBuffer::new(1 << 16);
     let settings = Arc::new(Mutex::new(Settings {
@@ -33,8 +46,7 @@ fn start(variations: usize) -> Bench {
     let listener: Listener = Arc::new(move |e: &EngineEvent| {
         let _ = tx.send(e.clone());
     });
-    let engine =
-        Engine::start(Shared::default(), cap_rx, play_tx, Arc::new(move || read.lock().clone()), listener);
+    let engine = start(Shared::default(), cap_rx, play_tx, Arc::new(move || read.lock().clone()), listener);
     Bench { engine, play, events, settings }
 }
 
@@ -138,6 +150,34 @@ fn variations_are_kept_and_a_picked_one_replaces_the_timeline() {
     assert_eq!(msgs[0], PlayMsg::Clear { loads: 0 });
     assert_eq!(notes(&msgs), variations[1].notes, "sorted by start");
     assert_eq!(b.engine.shared.project.snapshot().1.picked, 1, "saved with the project");
+}
+
+#[test]
+fn a_thread_the_system_refuses_is_an_error_in_the_editor_not_a_crash() {
+    let b = start_by(1, |shared, capture, play, settings, listener| {
+        let refused = |_| Err(std::io::Error::other("out of threads"));
+        Engine::start_with(shared, capture, play, settings, listener, Err("out of threads".into()), refused)
+    });
+    let Status::Error(e) = b.engine.shared.status.lock().clone() else { panic!("no error shown") };
+    assert!(e.contains("engine thread could not start (out of threads)"), "{e}");
+    assert!(matches!(b.next_event(), EngineEvent::Error(_)));
+    let refused = b.engine.send(Command::Train { generate: true }).unwrap_err();
+    assert!(refused.contains("not running"), "{refused}");
+    assert!(!b.engine.shared.busy.load(Ordering::SeqCst), "no job left pending");
+    assert!(matches!(*b.engine.shared.status.lock(), Status::Error(_)), "still says why");
+}
+
+#[test]
+fn without_sampling_threads_the_engine_thread_samples() {
+    let mut b = start_by(1, |shared, capture, play, settings, listener| {
+        let spawn = |run: Box<dyn FnOnce() + Send>| std::thread::Builder::new().spawn(run);
+        Engine::start_with(shared, capture, play, settings, listener, Err("out of threads".into()), spawn)
+    });
+    let Status::Error(e) = b.engine.shared.status.lock().clone() else { panic!("no error shown") };
+    assert!(e.contains("sampling runs on the engine thread alone"), "{e}");
+    b.engine.send(Command::LoadClip { clip: chorale(4), train: true }).unwrap();
+    b.until(|e| matches!(e, EngineEvent::BarReady { index: 1, .. }));
+    assert!(!notes(&b.drain()).is_empty());
 }
 
 #[test]

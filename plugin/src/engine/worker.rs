@@ -37,8 +37,9 @@ pub(super) struct Worker {
     /// Hears every event.
     listener: Listener,
     /// Two threads for sampling, one per half of the candidate bars (a bar is a few small
-    /// products: splitting each costs more than it saves), built once with the engine.
-    sampler: rayon::ThreadPool,
+    /// products: splitting each costs more than it saves), built once with the engine; `None`
+    /// when the system gave no threads, and sampling runs on the engine thread itself.
+    sampler: Option<rayon::ThreadPool>,
     /// Where the maths runs (CUDA when built in and present), chosen at first use.
     device: Option<(Device, &'static str)>,
     /// The trained model.
@@ -101,14 +102,22 @@ impl Worker {
         play: rtrb::Producer<PlayMsg>,
         settings: Arc<dyn Fn() -> Settings + Send + Sync>,
         listener: Listener,
+        sampler: Result<rayon::ThreadPool, String>,
     ) -> Self {
+        let sampler = sampler
+            .map_err(|e| {
+                let e = format!("no sampling threads ({e}): sampling runs on the engine thread alone");
+                *shared.status.lock() = Status::Error(e.clone());
+                nice_plug::nice_warn!("SinTra: {e}");
+            })
+            .ok();
         Self {
             shared,
             capture,
             play,
             settings,
             listener,
-            sampler: rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("two sampling threads"),
+            sampler,
             device: None,
             model: None,
             pending: Vec::new(),
@@ -183,6 +192,14 @@ impl Worker {
                 .unwrap_or_else(|| "unknown".into());
             self.endless = None;
             self.set(Status::Error(format!("an internal error stopped the job ({what}); try again")));
+        }
+    }
+
+    /// Runs `f` on the sampling threads (or here, without them).
+    fn sample<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.sampler {
+            Some(pool) => pool.install(f),
+            None => f(),
         }
     }
 
@@ -411,7 +428,7 @@ impl Worker {
         variation: usize,
         job: Job,
     ) -> candle_core::Result<Run> {
-        let gen = self.sampler.install(|| Generator::new(model.clone(), options))?;
+        let gen = self.sample(|| Generator::new(model.clone(), options))?;
         let decoder = BarDecoder::new(model);
         Ok(Run { gen, decoder, length: 0.0, variation, job, trimmed: 0.0 })
     }
@@ -419,7 +436,7 @@ impl Worker {
     /// Samples one bar of `run`, keeps its notes (up to `MAX_SAVED_BARS`) and, when its
     /// variation plays, hands them to the audio thread.
     fn next_bar(&mut self, run: &mut Run, last: bool) -> candle_core::Result<()> {
-        let bar = self.sampler.install(|| run.gen.next_bar())?;
+        let bar = self.sample(|| run.gen.next_bar())?;
         let notes = run.decoder.bar(&bar, last);
         run.length += run.decoder.bar_quarters;
         let bars = (run.length / run.decoder.bar_quarters).round() as usize;
