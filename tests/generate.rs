@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::Device;
 use common::midi;
-use sintra_core::generate::{generate, to_clip, GenerateError, GenerateOptions, Generator, Primer};
+use sintra_core::generate::{generate, to_clip, GenerateError, GenerateOptions, Generator, Kept, Primer};
 use sintra_core::midi_in::parse_clip;
 use sintra_core::midi_out::clip_to_bytes;
 use sintra_core::model::Preset;
@@ -67,10 +67,11 @@ fn a_learned_clip_replays_when_sampled_cold_and_departs_when_hot() {
         primer: Primer::RandomBar,
         candidates: 1,
         similarity: 1.0,
+        keep: None,
     };
     let copies = |opts: GenerateOptions| {
         let bars = generate(&m, &opts, 4, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
-        sintra_core::eval::compare(&m.meta.clip, &to_clip(&m, &bars, false)).copied_bars
+        sintra_core::eval::compare(&m.meta.clip, &to_clip(&m, &bars, false, None)).copied_bars
     };
     let (cold, hot) = (copies(opts(0.0, 1.0)), copies(opts(1.0, 5.0)));
     assert!(cold >= 0.75 && hot < cold, "{cold} vs {hot}");
@@ -114,7 +115,7 @@ fn generated_midi_keeps_the_clip_meta() {
     let m = model();
     let bars = run(&m, 3, 4);
     let clip = &m.meta.clip;
-    let out = parse_clip(&clip_to_bytes(&to_clip(&m, &bars, false)), "g").unwrap();
+    let out = parse_clip(&clip_to_bytes(&to_clip(&m, &bars, false, None)), "g").unwrap();
     assert_eq!(out.meta.us_per_quarter, clip.meta.us_per_quarter);
     assert_eq!(out.meta.time_sig, clip.meta.time_sig);
     assert_eq!(out.meta.key_sig, clip.meta.key_sig);
@@ -124,7 +125,7 @@ fn generated_midi_keeps_the_clip_meta() {
         assert!(a.notes.iter().all(|n| n.velocity == b.mean_velocity()));
     }
     // With the clip first: the clip's notes unchanged, the new bars after it.
-    let both = parse_clip(&clip_to_bytes(&to_clip(&m, &bars, true)), "g").unwrap();
+    let both = parse_clip(&clip_to_bytes(&to_clip(&m, &bars, true, None)), "g").unwrap();
     let spb = clip.meta.steps_per_bar();
     for (a, b) in both.tracks.iter().zip(&clip.tracks) {
         let head: Vec<_> = a.notes.iter().filter(|n| n.start < 8 * spb).copied().collect();
@@ -144,7 +145,7 @@ fn similarity_moves_the_bars_along_their_match_with_the_clip() {
         for seed in 0..seeds {
             let opts = GenerateOptions { seed, similarity, candidates: 8, ..Default::default() };
             let bars = generate(&m, &opts, 8, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
-            sum += sintra_core::eval::compare(&m.meta.clip, &to_clip(&m, &bars, false)).bar_match;
+            sum += sintra_core::eval::compare(&m.meta.clip, &to_clip(&m, &bars, false, None)).bar_match;
         }
         sum / seeds as f64
     };
@@ -166,7 +167,7 @@ fn a_model_saved_before_re_strikes_still_generates() {
     assert_eq!(m.meta.version, 1);
     assert!(m.meta.dictionary().restruck.iter().all(|&r| r == 0));
     let bars = run(&m, 0, 4);
-    let clip = to_clip(&m, &bars, false);
+    let clip = to_clip(&m, &bars, false, None);
     assert_eq!(clip.bars(), 4);
     assert!(clip.tracks.iter().map(|t| t.notes.len()).sum::<usize>() > 0);
 }
@@ -184,10 +185,128 @@ fn a_bar_whose_candidates_are_all_near_copies_is_drawn_again() {
     let near: f64 = (100..105)
         .map(|seed| {
             let bars = run(&m, seed, 32);
-            sintra_core::eval::compare(&clip, &to_clip(&m, &bars, false)).near_copies
+            sintra_core::eval::compare(&clip, &to_clip(&m, &bars, false, None)).near_copies
         })
         .sum::<f64>()
         / 5.0;
     eprintln!("near {near}");
     assert!(near <= 0.15, "near copies {near}");
+}
+
+#[test]
+fn a_kept_bass_loops_its_bars_and_the_voices_above_fit_it() {
+    // BWV 227.1's bars 1-12 learned with the default preset; the bass kept: its new bars are
+    // the clip's bars 1-12 again, note for note, and the three upper voices are drawn over it.
+    let file = midi("bwv227-1_4track_ts44.mid");
+    let whole = sintra_core::read_clip(&file).unwrap();
+    let clip = whole.select_bars(1, 12).unwrap();
+    let opts = TrainOptions { threads: 2, ..Default::default() };
+    let m = train(&clip, 12, &opts, &Device::Cpu, &AtomicBool::new(false), &mut |_| {}).unwrap().0;
+    let keep = Kept::clip_bars(&m.meta, vec![false, false, false, true]);
+    let spb = clip.meta.steps_per_bar();
+    let bar_notes = |c: &sintra_core::Clip, k: usize, b: u32| -> Vec<(u8, u32, u32, u8)> {
+        let t = &c.tracks[k].notes;
+        t.iter()
+            .filter(|n| n.start / spb == b)
+            .map(|n| (n.pitch, n.start - b * spb, n.end - b * spb, n.velocity))
+            .collect()
+    };
+    let mut fits = Vec::new();
+    for seed in 0..3 {
+        let o = GenerateOptions { seed, keep: Some(keep.clone()), ..Default::default() };
+        let bars = generate(&m, &o, 16, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
+        let out = to_clip(&m, &bars, false, o.keep.as_ref());
+        for b in 0..16 {
+            assert_eq!(bar_notes(&out, 3, b), bar_notes(&clip, 3, b % 12), "seed {seed}, bar {b}");
+        }
+        let upper_copied =
+            (0..16).filter(|&b| (0..3).all(|k| bar_notes(&out, k, b) == bar_notes(&clip, k, b % 12))).count();
+        assert!(upper_copied < 4, "seed {seed}: the upper voices copy {upper_copied} bars");
+        fits.push(sintra_core::eval::compare(&clip, &out).stats.harmonic_fit);
+    }
+    // The composer's own later bars: the yardstick.
+    let later = whole.select_bars(13, whole.bars()).unwrap();
+    let composer = sintra_core::eval::compare(&clip, &later).stats.harmonic_fit;
+    let fit = fits.iter().sum::<f64>() / fits.len() as f64;
+    eprintln!("harmonic fit with the bass kept {fits:?}, the composer's {composer}");
+    assert!(fit >= composer - 0.05, "harmonic fit {fit} against the composer's {composer}");
+}
+
+#[test]
+fn a_kept_track_from_a_file_is_its_notes_and_conditions_the_others() {
+    let m = model();
+    let clip = &m.meta.clip;
+    // A new bass line: the clip's bass a fifth up (groups the model never saw), two bars.
+    let mut file = clip.select_bars(1, 2).unwrap();
+    file.tracks.retain(|t| t.name == clip.tracks[3].name);
+    for n in &mut file.tracks[0].notes {
+        n.pitch += 7;
+    }
+    let keep = Kept::from_file(&m.meta, vec![false, false, false, true], &file).unwrap();
+    let o = GenerateOptions { seed: 3, keep: Some(keep.clone()), ..Default::default() };
+    let bars = generate(&m, &o, 4, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
+    let out = to_clip(&m, &bars, false, Some(&keep));
+    let spb = clip.meta.steps_per_bar();
+    let mut want: Vec<_> = file.tracks[0].notes.clone();
+    want.extend(file.tracks[0].notes.iter().map(|n| sintra_core::clip::Note {
+        start: n.start + 2 * spb,
+        end: n.end + 2 * spb,
+        ..*n
+    }));
+    assert_eq!(out.tracks[3].notes, want);
+    assert_ne!(bars, run(&m, 3, 4), "the other tracks were drawn to fit the new bass");
+    // A meter that is not the model's, or a track that is not there, is refused.
+    let mut four = file.clone();
+    four.meta.time_sig.num = 4;
+    assert!(Kept::from_file(&m.meta, vec![false, false, false, true], &four).is_err());
+    file.tracks[0].name = "nobody".into();
+    file.tracks.push(file.tracks[0].clone());
+    let err = Kept::from_file(&m.meta, vec![false, false, false, true], &file).unwrap_err();
+    assert!(err.contains("no track named"), "{err}");
+}
+
+#[test]
+fn redrawn_bars_are_new_and_every_other_bar_is_kept() {
+    let m = model();
+    let spb = m.meta.clip.meta.steps_per_bar();
+    let opts = GenerateOptions { seed: 5, ..Default::default() };
+    let bars = generate(&m, &opts, 8, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
+    // As `generate` wrote it, with and without the clip first.
+    for include in [false, true] {
+        let prev = parse_clip(&clip_to_bytes(&to_clip(&m, &bars, include, None)), "prev").unwrap();
+        let skip = if include { m.meta.bars } else { 0 };
+        let (a, b) = (skip + 3, skip + 5);
+        let again = |seed| {
+            let o = GenerateOptions { seed, ..Default::default() };
+            sintra_core::generate::redraw(&m, &o, &prev, (a, b), &AtomicBool::new(false), &mut |_| {})
+                .unwrap()
+        };
+        let out = again(11);
+        assert_eq!(out, again(11), "the same seed draws the same bars");
+        assert_ne!(out, again(12), "another seed, other bars");
+        let bar = |c: &sintra_core::Clip, k: usize, n: u32| -> Vec<(u8, u32, u32, u8)> {
+            let notes = c.tracks[k].notes.iter().filter(|x| x.start / spb == n - 1);
+            notes.map(|x| (x.pitch, x.start, x.end, x.velocity)).collect()
+        };
+        for n in 1..=prev.bars() {
+            let same = (0..4).all(|k| bar(&out, k, n) == bar(&prev, k, n));
+            if (a..=b).contains(&n) {
+                assert!(!same, "bar {n} is drawn again");
+            } else if n == a - 1 {
+                // Notes held into the redrawn bars end at their first bar line.
+                for k in 0..4 {
+                    let kept =
+                        bar(&prev, k, n).into_iter().map(|(p, s, e, v)| (p, s, e.min((a - 1) * spb), v));
+                    assert_eq!(bar(&out, k, n), kept.collect::<Vec<_>>(), "bar {n}");
+                }
+            } else {
+                assert!(same, "bar {n} is kept note for note");
+            }
+        }
+    }
+    // Bars outside the generated ones are refused.
+    let prev = parse_clip(&clip_to_bytes(&to_clip(&m, &bars, true, None)), "prev").unwrap();
+    let o = GenerateOptions::default();
+    let err = sintra_core::generate::redraw(&m, &o, &prev, (2, 3), &AtomicBool::new(false), &mut |_| {});
+    assert!(err.unwrap_err().to_string().contains("not among its generated bars"));
 }

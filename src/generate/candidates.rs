@@ -42,7 +42,7 @@ const RESTRIKES: f64 = 0.3;
 /// alone; 0.25: 40, 0.75: 36; 1 lost harmony on BWV 349): the fife duet's re-strikes came
 /// within a quarter of the clip's in 9 runs of 9 (none before), Handel's in 4 (1), the
 /// reel's in 8 (5); the prelude's in none (3), until the moves that keep a pitch (`moves`):
-/// 29 misses with them, the prelude's in 6 (README, quality).
+/// 29 misses with them, the prelude's in 6 (docs/log.md).
 const CHANGES: f64 = 0.5;
 
 /// Weight of the distance of a bar's note length (its sounding steps per onset) from the
@@ -53,6 +53,11 @@ const CHANGES: f64 = 0.5;
 /// and the prelude's re-strikes paying). It fades with the new pitches' (`fade`): weighed at
 /// similarity 1 too, it brought BWV 227.1's match there from 0.994 to 0.932.
 const LENGTH: f64 = 0.5;
+
+/// Weight of how unlikely the first stage finds the bar that must follow (mean negative
+/// log-probability per token, in nats) after a candidate, where bars are drawn again between
+/// kept ones (`Generator::lead_into`): the last bar drawn leads into the kept bar after it.
+const LEAD: f64 = 1.0;
 
 /// Cost of a near copy (a match of `NEAR_COPY` or more) below that setting: four fifths of
 /// the whole harmony bonus, so one is kept only where every candidate is one or the others'
@@ -114,14 +119,16 @@ impl Chooser {
     /// similarity setting, less bonuses for harmony (the share of its steps whose pitch
     /// classes fit one chord), for onset, re-strike and new-pitch counts and a note length
     /// near the clip's (counted from `before`, per track the group sounding at the step
-    /// before the bar) and for the model's likelihood of it. A verbatim copy of a clip bar
-    /// (or a bar-long window of it) only when similarity is 1.
-    pub fn pick(&self, bars: &[Vec<Vec<u32>>], likelihood: &[f32], before: &[Group]) -> usize {
+    /// before the bar) and for the model's likelihood of it; where `lead` is given (per
+    /// candidate, how unlikely the bar that must follow it is: `Generator::lead_into`), plus
+    /// that. A verbatim copy of a clip bar (or a bar-long window of it) only when similarity
+    /// is 1.
+    pub fn pick(&self, bars: &[Vec<Vec<u32>>], likelihood: &[f32], before: &[Group], lead: &[f64]) -> usize {
         if bars.len() == 1 {
             return 0;
         }
         let target = self.similarity;
-        let cost = |(bar, &ll): (&Vec<Vec<u32>>, &f32)| {
+        let cost = |(c, (bar, &ll)): (usize, (&Vec<Vec<u32>>, &f32))| {
             let groups = self.groups(bar);
             let matched = bar_match(&groups, &self.reference);
             let copy = if matched >= 1.0 && target < 1.0 { 1.0 } else { 0.0 };
@@ -140,8 +147,9 @@ impl Chooser {
                 + RESTRIKES * again
                 + self.fade * (CHANGES * changes + LENGTH * length)
                 - 0.05 * (ll as f64 / tokens)
+                + LEAD * lead.get(c).copied().unwrap_or(0.0)
         };
-        let costs: Vec<f64> = bars.iter().zip(likelihood).map(cost).collect();
+        let costs: Vec<f64> = bars.iter().zip(likelihood).enumerate().map(cost).collect();
         (0..costs.len()).min_by(|&a, &b| costs[a].total_cmp(&costs[b])).unwrap_or(0)
     }
 
@@ -260,8 +268,8 @@ mod tests {
         let a: Vec<u32> = [vec![c; 8], vec![d; 4], vec![e; 4]].concat();
         let b: Vec<u32> = [vec![c; 8], vec![c_again], vec![c; 3], vec![d; 4]].concat();
         let chooser = Chooser::new(&meta, &enc, &meta.output_dictionary(), 0.5);
-        assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0], &[0]), 1);
-        assert_eq!(chooser.pick(&[vec![b], vec![a]], &[0.0, 0.0], &[0]), 0);
+        assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0], &[0], &[]), 1);
+        assert_eq!(chooser.pick(&[vec![b], vec![a]], &[0.0, 0.0], &[0], &[]), 0);
     }
 
     #[test]
@@ -281,10 +289,10 @@ mod tests {
         let a: Vec<u32> = tok.iter().flat_map(|&t| [t; 4]).collect();
         let b: Vec<u32> = tok.iter().flat_map(|&t| [rest, t, t, t]).collect();
         let chooser = Chooser::new(&meta, &enc, &meta.output_dictionary(), 0.5);
-        assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0], &[0]), 1);
+        assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0], &[0], &[]), 1);
         // At similarity 1 it does not count (a tie: the first is kept).
         let chooser = Chooser::new(&meta, &enc, &meta.output_dictionary(), 1.0);
-        assert_eq!(chooser.pick(&[vec![a], vec![b]], &[0.0, 0.0], &[0]), 0);
+        assert_eq!(chooser.pick(&[vec![a], vec![b]], &[0.0, 0.0], &[0], &[]), 0);
     }
 
     #[test]
@@ -313,12 +321,12 @@ mod tests {
         let a: Vec<u32> = [[c; 4], [d; 4], [c; 4], [d; 4]].concat();
         let b: Vec<u32> =
             [vec![c; 4], vec![c_again], vec![c; 3], vec![c_again], vec![c; 3], vec![d; 4]].concat();
-        assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0], &[0]), 1);
-        assert_eq!(chooser.pick(&[vec![b.clone()], vec![a.clone()]], &[0.0, 0.0], &[0]), 0);
+        assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0], &[0], &[]), 1);
+        assert_eq!(chooser.pick(&[vec![b.clone()], vec![a.clone()]], &[0.0, 0.0], &[0], &[]), 0);
         // At similarity 1 they do not count: a tie, the first is kept.
         let chooser = Chooser::new(&meta, &enc, &meta.output_dictionary(), 1.0);
-        assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0], &[0]), 0);
-        assert_eq!(chooser.pick(&[vec![b], vec![a]], &[0.0, 0.0], &[0]), 0);
+        assert_eq!(chooser.pick(&[vec![a.clone()], vec![b.clone()]], &[0.0, 0.0], &[0], &[]), 0);
+        assert_eq!(chooser.pick(&[vec![b], vec![a]], &[0.0, 0.0], &[0], &[]), 0);
     }
 
     #[test]
@@ -358,7 +366,8 @@ mod tests {
         let b: Vec<u32> = [beat(2, 0), beat(0, 1), beat(2, 2), beat(0, 3)].concat();
         let bars = vec![vec![a], vec![b]];
         let out = meta.output_dictionary();
-        let pick = |similarity| Chooser::new(&meta, &enc, &out, similarity).pick(&bars, &[0.0, 0.0], &[0]);
+        let pick =
+            |similarity| Chooser::new(&meta, &enc, &out, similarity).pick(&bars, &[0.0, 0.0], &[0], &[]);
         // At 0.7 A is nearer the setting, but a near copy: B. From 0.75 A may be kept.
         assert_eq!(pick(0.7), 1);
         assert_eq!(pick(0.8), 0);

@@ -5,7 +5,9 @@
 
 mod candidates;
 mod guard;
+pub mod keep;
 mod moves;
+pub mod redraw;
 mod rhythm;
 pub mod sampling;
 pub mod velocity;
@@ -26,7 +28,9 @@ use crate::pitch_group::{decode, encode_with, Dictionary};
 use crate::train::{bars_at, upsample_bars};
 use candidates::Chooser;
 use guard::CopyGuard;
+pub use keep::Kept;
 use moves::Moves;
+pub use redraw::{redraw, RedrawError};
 use rhythm::Rhythm;
 use sampling::{log_probability, sample_top_p, softmax_into};
 use voicing::Voicing;
@@ -49,7 +53,7 @@ pub struct GenerateOptions {
     pub top_p: Vec<f32>,
     /// Softmax temperature for every stage (1 = the model's own distribution). A model that
     /// has learned its clip to loss 0.01 replays it at 1; 3 (the default) keeps about as many
-    /// pitch groups and copies under a quarter of the bars (README, quality).
+    /// pitch groups and copies under a quarter of the bars (docs/quality.md).
     pub temperature: f32,
     /// Where to start.
     pub primer: Primer,
@@ -63,6 +67,8 @@ pub struct GenerateOptions {
     /// with a clip bar (`eval::bar_match`) is nearest `similarity` wins, with a bonus for
     /// harmony and the model's likelihood; a verbatim copy only at 1.
     pub similarity: f32,
+    /// Tracks whose new bars are given (`Kept`), the others drawn to fit them.
+    pub keep: Option<Kept>,
 }
 
 impl Default for GenerateOptions {
@@ -74,6 +80,7 @@ impl Default for GenerateOptions {
             primer: Primer::LastBar,
             candidates: 8,
             similarity: 0.5,
+            keep: None,
         }
     }
 }
@@ -108,7 +115,7 @@ fn pool(candidates: usize, similarity: f32) -> usize {
 /// one chord struck again) all came from such bars: 10%, 22% and 6% of the kept bars over
 /// three sets of 5 seeds; drawn once more, 3%, 1% and 3% with the notes kept across the bar
 /// line (4%, 2% and 1% before them; three times: 1%, 1%, 0%), at about 5-10% more time on the
-/// quartet and none on the other pieces. (Training seed 0; README, quality.)
+/// quartet and none on the other pieces. (Training seed 0; docs/log.md.)
 const REDRAWS: usize = 1;
 
 /// Samples bars one after the other from a trained model (`&SintraModel` or an `Arc` of one).
@@ -142,6 +149,14 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     dict: Dictionary,
     /// The dictionary of the bars handed out (the model's and `Moves::articulate`'s re-strikes).
     out: Dictionary,
+    /// Per bar of the kept tracks' source, per track, a kept track's tokens at the finest
+    /// resolution (empty when no track is kept).
+    kept: Vec<Vec<Option<Vec<u32>>>>,
+    /// New bars handed out so far.
+    bars_out: usize,
+    /// The bar that must follow the next one (`lead_into`), per track at the first stage's
+    /// resolution.
+    lead: Option<Vec<Vec<u32>>>,
 }
 
 impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
@@ -181,6 +196,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         let voicing = Voicing::new(&enc, meta.clip.drum_tracks());
         let guard = CopyGuard::new(&enc, spb, stride, opts.similarity);
         let dict = enc.dict.clone();
+        let kept = opts.keep.as_ref().map_or_else(Vec::new, |k| k.tokens(&dict));
         Ok(Self {
             model,
             opts,
@@ -196,7 +212,85 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             before,
             dict,
             out,
+            kept,
+            bars_out: 0,
+            lead: None,
         })
+    }
+
+    /// Takes `given` (per track, tokens of the model's dictionary at the finest resolution) as
+    /// the next bar, as if drawn: every stage's memory and the next input go on from it. Bars
+    /// kept from an earlier generation are followed this way before bars are drawn anew.
+    pub fn follow(&mut self, given: &[Vec<u32>]) -> Result<()> {
+        let tracks = self.before.len();
+        let at = |stride: usize| -> Vec<Vec<u32>> {
+            given.iter().map(|t| t.iter().step_by(stride).copied().collect()).collect()
+        };
+        for (s, stage) in self.model.stages.iter().enumerate() {
+            let input = match s {
+                0 => self.last.clone(),
+                _ => {
+                    let coarse = self.model.stages[s - 1].resolution.stride();
+                    upsample(&[at(coarse)], coarse / stage.resolution.stride())
+                }
+            };
+            let cpu = self.model.cpu_stages()?.map(|c| &c[s]);
+            let mems = self.mems[s].as_deref();
+            let (_, keys) = forward(&stage.model, cpu, &self.model.device, &input, (1, tracks), mems)?;
+            self.mems[s] = Some(keys.iter().map(|k| k.bar(0, 1)).collect());
+        }
+        self.last = at(self.model.stages[0].resolution.stride()).concat();
+        self.before = given.to_vec();
+        self.bars_out += 1;
+        Ok(())
+    }
+
+    /// The next bar drawn must lead into `next` (per track, tokens of the model's dictionary at
+    /// the finest resolution): its choice weighs how likely the first stage finds `next` after
+    /// each candidate (`Chooser::pick`). For the last of bars drawn again between kept ones.
+    pub fn lead_into(&mut self, next: &[Vec<u32>]) {
+        let stride = self.model.stages[0].resolution.stride();
+        self.lead = Some(next.iter().map(|t| t.iter().step_by(stride).copied().collect()).collect());
+    }
+
+    /// Per candidate of `drawn` (in order), minus the first stage's mean log-probability per
+    /// token of the bar `lead_into` asked for after it (none without one).
+    fn lead_costs(&mut self, drawn: &[Drawn]) -> Result<Vec<f64>> {
+        let Some(next) = self.lead.take() else { return Ok(Vec::new()) };
+        let stage = &self.model.stages[0];
+        let tracks = self.before.len();
+        let mems: Vec<PlainKeys> = drawn[0].memories[0].0.iter().map(|k| k.bar(0, 1)).collect();
+        let firsts: Vec<Vec<Vec<u32>>> = drawn.iter().flat_map(|d| d.firsts.iter().cloned()).collect();
+        let (distinct, which) = distinct_bars(&firsts);
+        let cpu = self.model.cpu_stages()?.map(|c| &c[0]);
+        let input = upsample(&distinct, 1);
+        let dev = &self.model.device;
+        let (logits, _) = forward(&stage.model, cpu, dev, &input, (distinct.len(), tracks), Some(&mems))?;
+        let (vocab, steps) = (self.dict.len(), next.first().map_or(0, Vec::len));
+        let mut own = Vec::new();
+        let mut cost = |bar: usize| {
+            let mut ll = 0.0;
+            for (k, tokens) in stage.allowed.iter().enumerate().take(tracks) {
+                for (i, &tok) in next[k].iter().enumerate() {
+                    let at = ((bar * tracks + k) * steps + i) * vocab;
+                    let l = &logits[at..at + vocab];
+                    own.clear();
+                    own.extend(tokens.iter().map(|&t| l[t as usize]));
+                    ll += log_probability(l[tok as usize], &own) as f64;
+                }
+            }
+            -ll / (tracks * steps).max(1) as f64
+        };
+        let costs: Vec<f64> = (0..distinct.len()).map(&mut cost).collect();
+        Ok(which.iter().map(|&w| costs[w]).collect())
+    }
+
+    /// This bar's kept tokens per track (`None` where the track is drawn), empty if none is.
+    fn kept_now(&self) -> &[Option<Vec<u32>>] {
+        match self.kept.len() {
+            0 => &[],
+            n => &self.kept[self.bars_out % n],
+        }
     }
 
     /// Samples the next bar: per track, its tokens at the finest stage's resolution, in
@@ -223,7 +317,13 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             // Each candidate as it would be handed out, so the choice counts its onsets.
             for d in &batch {
                 for b in &d.bars {
-                    articulated.push(self.moves.articulate(b, &self.before, &self.out, &mut self.rng));
+                    let mut bar = self.moves.articulate(b, &self.before, &self.out, &mut self.rng);
+                    for (k, kept) in self.kept_now().iter().enumerate() {
+                        if let Some(tokens) = kept {
+                            bar[k].clone_from(tokens);
+                        }
+                    }
+                    articulated.push(bar);
                 }
                 likelihood.extend_from_slice(&d.likelihood);
             }
@@ -234,7 +334,8 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         }
         let before: Vec<_> =
             self.before.iter().map(|b| b.last().map_or(0, |&t| self.dict.group(t))).collect();
-        let keep = self.chooser.pick(&articulated, &likelihood, &before);
+        let lead = self.lead_costs(&drawn)?;
+        let keep = self.chooser.pick(&articulated, &likelihood, &before, &lead);
         let (mut part, mut c) = (0, keep);
         while c >= drawn[part].bars.len() {
             c -= drawn[part].bars.len();
@@ -247,6 +348,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         }
         self.last = kept.firsts[c].concat();
         self.before = kept.bars.swap_remove(c);
+        self.bars_out += 1;
         Ok(articulated.swap_remove(keep))
     }
 
@@ -314,6 +416,11 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
                 allowed: &stage.allowed,
                 voicing: &self.voicing,
                 guard: (s == 0).then_some(&self.guard),
+                kept: self
+                    .kept_now()
+                    .iter()
+                    .map(|t| t.as_ref().map(|t| t.iter().step_by(stride).copied().collect()))
+                    .collect(),
             };
             drawn.bars = sample(&logits, p, &temps, &shape, rng, &mut drawn.likelihood)?;
             if s == 0 {
@@ -442,6 +549,20 @@ struct Shape<'a> {
     voicing: &'a Voicing,
     /// At the first stage, the guard against going on copying a clip bar.
     guard: Option<&'a CopyGuard>,
+    /// Per track, a kept track's tokens at the stage's resolution, taken as drawn (empty, or
+    /// `None` for a drawn track).
+    kept: Vec<Option<Vec<u32>>>,
+}
+
+impl Shape<'_> {
+    /// The order the tracks of a step are drawn in: kept tracks first, so the voicing fits the
+    /// others to them.
+    fn order(&self, tracks: usize) -> Vec<usize> {
+        let kept = |k: &usize| self.kept.get(*k).is_some_and(Option::is_some);
+        let (mut first, rest): (Vec<usize>, Vec<usize>) = (0..tracks).partition(kept);
+        first.extend(rest);
+        first
+    }
 }
 
 impl Shape<'_> {
@@ -500,13 +621,24 @@ fn sample(
     let mut bars = Vec::with_capacity(candidates);
     // Per draw, the logits and probabilities of the track's own tokens, then all of them.
     let (mut own, mut own_probs, mut probs) = (Vec::new(), Vec::new(), vec![0f32; vocab]);
+    let order = shape.order(tracks.min(shape.allowed.len()));
     for (c, (ll, &temperature)) in likelihood.iter_mut().zip(temperatures).take(candidates).enumerate() {
         let mut bar: Vec<Vec<u32>> = vec![Vec::with_capacity(steps); tracks];
         let mut copying = shape.guard.map(CopyGuard::start);
         // Step by step, each track after the ones before it, so that they agree (`voicing`).
         for i in 0..steps {
             let mut sounding = 0u16;
-            for (k, tokens) in shape.allowed.iter().enumerate().take(tracks) {
+            for &k in &order {
+                if let Some(Some(kept)) = shape.kept.get(k) {
+                    let tok = kept[i];
+                    if let (Some(g), Some(copying)) = (shape.guard, &mut copying) {
+                        g.record(copying, k, i, tok);
+                    }
+                    bar[k].push(tok);
+                    sounding |= shape.voicing.sounds(k, tok);
+                    continue;
+                }
+                let tokens = &shape.allowed[k];
                 let at = ((c * tracks + k) * steps + i) * vocab;
                 let l = &logits[at..at + vocab];
                 // The softmax over the track's own tokens: the masked ones would add 0.
@@ -586,8 +718,8 @@ pub fn generate(
 
 /// The generated bars as a clip with the model clip's tempo, meter, key, names, channels and
 /// programs, velocities shaped like the clip's (see `velocity`); with `include_clip`, the clip
-/// comes first.
-pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) -> Clip {
+/// comes first. Kept tracks (`keep`) play their source's notes, velocities and all.
+pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool, keep: Option<&Kept>) -> Clip {
     let meta = &model.meta;
     let dict = meta.output_dictionary();
     let spb = meta.clip.meta.steps_per_bar();
@@ -600,7 +732,10 @@ pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool) 
         .enumerate()
         .map(|(k, t)| {
             let tokens: Vec<u32> = bars.iter().flat_map(|b| b[k].iter().copied()).collect();
-            let new = decode(&dict, &tokens, &|step, pitch| dynamics.velocity(k, step, pitch));
+            let new = match keep.filter(|keep| keep.tracks.get(k) == Some(&true)) {
+                Some(keep) => (0..bars.len()).flat_map(|b| keep.notes(k, b, b as u32 * spb)).collect(),
+                None => decode(&dict, &tokens, &|step, pitch| dynamics.velocity(k, step, pitch)),
+            };
             let mut notes = if include_clip { t.notes.clone() } else { Vec::new() };
             notes.extend(new.into_iter().map(|n| crate::clip::Note {
                 start: n.start + offset,
@@ -651,6 +786,7 @@ mod tests {
                 allowed: &[],
                 voicing: &voicing,
                 guard: None,
+                kept: Vec::new(),
             };
             let mut p = uniform.clone();
             shape.keep_held(0, 0, i, prev, &mut p);
@@ -695,6 +831,7 @@ mod tests {
             allowed: &allowed,
             voicing: &voicing,
             guard: None,
+            kept: Vec::new(),
         };
         let (candidates, steps) = (50, 16);
         let logits = vec![0f32; candidates * 2 * steps * enc.dict.len()];

@@ -151,7 +151,11 @@ pub fn encode_with(clip: &Clip, bars: u32, dict: &Dictionary) -> Encoded {
 
 /// The rolls of every track over `bars` bars, each (group, re-struck pitches) made a token by
 /// `token`; and their length in steps.
-fn encode_rolls(clip: &Clip, bars: u32, token: &mut dyn FnMut(Group, Group) -> u32) -> (Vec<Roll>, usize) {
+pub(crate) fn encode_rolls(
+    clip: &Clip,
+    bars: u32,
+    token: &mut dyn FnMut(Group, Group) -> u32,
+) -> (Vec<Roll>, usize) {
     let steps = (bars * clip.meta.steps_per_bar()) as usize;
     (clip.tracks.iter().map(|t| encode_track(t, steps, token)).collect(), steps)
 }

@@ -6,9 +6,10 @@ use std::sync::atomic::AtomicBool;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sintra_core::device::{self, DeviceChoice};
-use sintra_core::generate::{generate, to_clip, GenerateOptions, Primer};
+use sintra_core::eval::bar_closeness;
+use sintra_core::generate::{generate, redraw, to_clip, GenerateOptions, Kept, Primer};
 use sintra_core::model_file::SintraModel;
-use sintra_core::{write_clip, FileError};
+use sintra_core::{write_clip, Clip, FileError};
 
 /// Sampling options shared by `generate` and `continue`.
 #[derive(Args, Clone)]
@@ -30,6 +31,18 @@ pub struct GenArgs {
     /// similarity 0.5 up to three times as many, to find bars further from the clip.
     #[arg(long, default_value_t = 8)]
     pub candidates: usize,
+    /// Tracks to keep (names as `inspect` prints them, or 1-based numbers): their new bars are
+    /// the clip's own bars again, looped, and the other tracks are drawn to fit them.
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub keep_tracks: Vec<String>,
+    /// The kept tracks' new bars come from this file instead (its track of the same name, or
+    /// its tracks in order), looped.
+    #[arg(long = "with", value_name = "FILE.mid", requires = "keep_tracks")]
+    pub with_file: Option<PathBuf>,
+    /// Print, for every new bar, how close it is to the clip (the measure behind
+    /// `--similarity`) and the clip's bar or window it is nearest.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 impl GenArgs {
@@ -46,6 +59,9 @@ impl GenArgs {
         if !(1..=64).contains(&self.candidates) {
             return Err("--candidates must be between 1 and 64".into());
         }
+        if self.keep_tracks.iter().any(|t| t.trim().is_empty()) {
+            return Err("--keep-tracks names an empty track".into());
+        }
         let primer = if self.random_primer { Primer::RandomBar } else { Primer::LastBar };
         Ok(GenerateOptions {
             seed,
@@ -54,7 +70,42 @@ impl GenArgs {
             primer,
             candidates: self.candidates,
             similarity: self.similarity,
+            keep: None,
         })
+    }
+
+    /// The kept tracks for `model` (loaded from `source`), if any.
+    fn kept(&self, model: &SintraModel, source: &Path) -> Result<Option<Kept>, FileError> {
+        if self.keep_tracks.is_empty() {
+            return Ok(None);
+        }
+        let tracks = &model.meta.clip.tracks;
+        let mut keep = vec![false; tracks.len()];
+        for name in &self.keep_tracks {
+            let name = name.trim();
+            let k = match name.parse::<usize>() {
+                Ok(n) if (1..=tracks.len()).contains(&n) => n - 1,
+                _ => tracks.iter().position(|t| t.name == name).ok_or_else(|| {
+                    let names: Vec<String> =
+                        tracks.iter().enumerate().map(|(k, t)| format!("{} \"{}\"", k + 1, t.name)).collect();
+                    FileError::new(
+                        source,
+                        format!("--keep-tracks: no track {name:?}; it has {}", names.join(", ")),
+                    )
+                })?,
+            };
+            keep[k] = true;
+        }
+        if keep.iter().all(|&k| k) {
+            return Err(FileError::new(source, "--keep-tracks keeps every track: nothing would be drawn"));
+        }
+        match &self.with_file {
+            None => Ok(Some(Kept::clip_bars(&model.meta, keep))),
+            Some(path) => {
+                let clip = sintra_core::read_clip(path)?;
+                Kept::from_file(&model.meta, keep, &clip).map(Some).map_err(|e| FileError::new(path, e))
+            }
+        }
     }
 }
 
@@ -86,8 +137,10 @@ pub fn write_variations(
     include_clip: bool,
 ) -> Result<Vec<PathBuf>, FileError> {
     let mut written = Vec::new();
+    let keep = gen.kept(model, source)?;
     for v in 0..variations.max(1) {
-        let opts = gen.options(seed + v as u64).map_err(|e| FileError::new(source, e))?;
+        let mut opts = gen.options(seed + v as u64).map_err(|e| FileError::new(source, e))?;
+        opts.keep.clone_from(&keep);
         let cancel = AtomicBool::new(false);
         let progress = ProgressBar::new(bars as u64);
         progress.set_style(
@@ -103,12 +156,34 @@ pub fn write_variations(
         progress.finish_and_clear();
         let sampled = sampled?;
         let path = if variations > 1 { numbered(out, v + 1) } else { out.to_path_buf() };
-        let clip = to_clip(model, &sampled, include_clip);
+        let clip = to_clip(model, &sampled, include_clip, opts.keep.as_ref());
         write_clip(&clip, &path)?;
         eprintln!("wrote {} ({bars} bars, {} notes)", path.display(), clip.note_count());
+        if gen.explain {
+            let new = to_clip(model, &sampled, false, opts.keep.as_ref());
+            print!("{}", explain(&model.meta.clip, &new, &path, 1));
+        }
         written.push(path);
     }
     Ok(written)
+}
+
+/// Per new bar of `new` (numbered from `first`), its closeness to `clip`
+/// (`eval::bar_closeness`) and where in the clip it is nearest, as a table for `--explain`.
+pub fn explain(clip: &Clip, new: &Clip, path: &Path, first: usize) -> String {
+    let spb = clip.meta.steps_per_bar() as usize;
+    let beat = (16 / clip.meta.time_sig.den.max(1) as usize).max(1);
+    let mut out = format!(
+        "{}: each new bar's match with the clip (share of equal track-steps; 1 = a copy)\n  bar  match  nearest in the clip\n",
+        path.display()
+    );
+    for (b, (matched, start)) in bar_closeness(clip, new).into_iter().enumerate() {
+        let (bar, at) = (start / spb + 1, start % spb);
+        let window =
+            if at == 0 { format!("bar {bar}") } else { format!("bar {bar}, beat {}", at / beat + 1) };
+        out += &format!("{:>5}  {matched:>5.2}  {window}\n", b + first);
+    }
+    out
 }
 
 /// `FILE.mid` -> `FILE-n.mid`.
@@ -136,5 +211,50 @@ pub fn run(
         PathBuf::from(format!("{stem}.mid"))
     });
     write_variations(&model, model_path, gen, seed, bars, variations, &out, include_clip)?;
+    Ok(())
+}
+
+/// `sintra generate MODEL --from PREV.mid --regenerate-bars A:B`: bars A-B of PREV.mid drawn
+/// again, every other bar kept note for note.
+pub fn redraw_file(
+    model_path: &Path,
+    gen: &GenArgs,
+    seed: u64,
+    prev_path: &Path,
+    bars: (u32, u32),
+    out: Option<PathBuf>,
+    device: DeviceChoice,
+) -> Result<(), FileError> {
+    let (dev, _) = device::select(device).map_err(|e| FileError::new(model_path, e))?;
+    let model = SintraModel::load(model_path, &dev)?;
+    let prev = sintra_core::read_clip(prev_path)?;
+    let mut opts = gen.options(seed).map_err(|e| FileError::new(model_path, e))?;
+    opts.keep = gen.kept(&model, model_path)?;
+    let cancel = AtomicBool::new(false);
+    let clip = with_one_maths_thread(|| redraw(&model, &opts, &prev, bars, &cancel, &mut |_| {}))
+        .map_err(|e| FileError::new(prev_path, e.to_string()))?;
+    let out = out.unwrap_or_else(|| {
+        let stem =
+            prev_path.file_stem().map_or_else(|| "generated".into(), |s| s.to_string_lossy().into_owned());
+        prev_path.with_file_name(format!("{stem}-redrawn.mid"))
+    });
+    write_clip(&clip, &out)?;
+    eprintln!(
+        "wrote {} (bars {}:{} drawn again, {} notes)",
+        out.display(),
+        bars.0,
+        bars.1,
+        clip.note_count()
+    );
+    if gen.explain {
+        let spb = clip.meta.steps_per_bar();
+        let (first, last) = (bars.0 - 1, bars.1);
+        let mut drawn = clip.clone();
+        for t in &mut drawn.tracks {
+            t.notes.retain(|n| n.start >= first * spb && n.start < last * spb);
+            t.notes.iter_mut().for_each(|n| (n.start, n.end) = (n.start - first * spb, n.end - first * spb));
+        }
+        print!("{}", explain(&model.meta.clip, &drawn, &out, bars.0 as usize));
+    }
     Ok(())
 }

@@ -67,6 +67,14 @@ enum Command {
         /// Where to sample: cpu, cuda or auto.
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceChoice,
+        /// An earlier output of this model (as `generate` wrote it) whose bars
+        /// `--regenerate-bars` draws again, keeping every other bar note for note.
+        #[arg(long, value_name = "PREV.mid", requires = "regenerate_bars")]
+        from: Option<PathBuf>,
+        /// Bars of PREV.mid to draw again (1-based, inclusive, e.g. 5:8); written to --out
+        /// (default PREV-redrawn.mid).
+        #[arg(long, value_name = "A:B", value_parser = train::parse_bars, requires = "from")]
+        regenerate_bars: Option<(u32, u32)>,
     },
     /// Learn a clip and continue it in one go (without FILE: the bundled chorale). Writes the
     /// clip followed by the new bars.
@@ -148,9 +156,21 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect { file, json } => inspect::run(&file, json),
         Command::Convert { input, output } => inspect::convert(&input, &output),
-        Command::Generate { model, bars, seed, gen, variations, out, include_clip, device } => {
-            generate::run(&model, &gen, seed, bars, variations, out, include_clip, device)
-        }
+        Command::Generate {
+            model,
+            bars,
+            seed,
+            gen,
+            variations,
+            out,
+            include_clip,
+            device,
+            from,
+            regenerate_bars,
+        } => match (from, regenerate_bars) {
+            (Some(prev), Some(range)) => generate::redraw_file(&model, &gen, seed, &prev, range, out, device),
+            _ => generate::run(&model, &gen, seed, bars, variations, out, include_clip, device),
+        },
         Command::Continue { file, generate: bars, opts, gen, out, without_clip, model_out } => {
             continue_clip(file, bars, &opts, &gen, out, without_clip, model_out)
         }
