@@ -329,3 +329,59 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     assert!(stderr.is_empty(), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "no panic");
 }
+
+#[test]
+fn generate_keeps_tracks_explains_and_redraws_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let f = midi("bwv349_4track_ts34.mid");
+    let train = ["train", f.to_str().unwrap(), "--bars", "1:4", "--preset", "tiny", "--max-epochs", "20"];
+    assert!(sintra(&[&train[..], &["--threads", "1", "--out", &p("m.sintra")]].concat()).status.success());
+    // The bass kept by name, the alto by number; --explain prints a closeness per new bar.
+    let gen = ["generate", &p("m.sintra"), "--bars", "6", "--keep-tracks", "Bass,2", "--explain"];
+    let out = sintra(&[&gen[..], &["--out", &p("kept.mid")]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(rows.len(), 6, "{text}");
+    for row in &rows {
+        let m: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!((0.0..=1.0).contains(&m) && row.contains("bar "), "{row}");
+    }
+    let clip = sintra_core::read_clip(&f).unwrap();
+    let kept = sintra_core::read_clip(Path::new(&p("kept.mid"))).unwrap();
+    let bar = |c: &sintra_core::Clip, k: usize, b: u32| -> Vec<(u8, u32, u32)> {
+        let notes = c.tracks[k].notes.iter().filter(|n| n.start / 12 == b);
+        notes.map(|n| (n.pitch, n.start - b * 12, n.end - b * 12)).collect()
+    };
+    for b in 0..6 {
+        for k in [1, 3] {
+            assert_eq!(bar(&kept, k, b), bar(&clip, k, b % 4), "track {k}, bar {b}");
+        }
+    }
+    // Bars 3-4 drawn again; the others kept note for note.
+    let redraw = ["generate", &p("m.sintra"), "--from", &p("kept.mid"), "--regenerate-bars", "3:4"];
+    let out = sintra(&[&redraw[..], &["--seed", "9", "--out", &p("again.mid")]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = sintra_core::read_clip(Path::new(&p("again.mid"))).unwrap();
+    for b in [0, 1, 4, 5] {
+        for k in 0..4 {
+            let end = |v: Vec<(u8, u32, u32)>| -> Vec<(u8, u32)> {
+                v.into_iter().map(|(p, s, _)| (p, s)).collect()
+            };
+            assert_eq!(end(bar(&again, k, b)), end(bar(&kept, k, b)), "track {k}, bar {b}");
+        }
+    }
+    assert!((2..4).any(|b| (0..4).any(|k| bar(&again, k, b) != bar(&kept, k, b))));
+    // Unknown tracks and bars outside the file are refused in one line.
+    for (args, reason) in [
+        (vec!["--keep-tracks", "Tuba"], "no track \"Tuba\""),
+        (vec!["--keep-tracks", "1,2,3,4"], "keeps every track"),
+        (vec!["--from", &p("kept.mid"), "--regenerate-bars", "5:9"], "not among its generated bars 1:6"),
+    ] {
+        let out = sintra(&[&["generate", &p("m.sintra"), "--out", &p("x.mid")][..], &args[..]].concat());
+        let err = stderr(&out);
+        assert_eq!((out.status.code(), err.lines().count()), (Some(2), 1), "{err}");
+        assert!(err.contains(reason), "{err}");
+    }
+}

@@ -278,9 +278,18 @@ fn redrawn_bars_are_new_and_every_other_bar_is_kept() {
         let (a, b) = (skip + 3, skip + 5);
         let again = |seed| {
             let o = GenerateOptions { seed, ..Default::default() };
-            sintra_core::generate::redraw(&m, &o, &prev, (a, b), &AtomicBool::new(false), &mut |_| {})
-                .unwrap()
+            sintra_core::generate::redraw(
+                &m,
+                &o,
+                &prev,
+                (a, b),
+                include,
+                &AtomicBool::new(false),
+                &mut |_| {},
+            )
+            .unwrap()
         };
+        assert_eq!(sintra_core::generate::starts_with_clip(&m, &prev), include);
         let out = again(11);
         assert_eq!(out, again(11), "the same seed draws the same bars");
         assert_ne!(out, again(12), "another seed, other bars");
@@ -307,6 +316,7 @@ fn redrawn_bars_are_new_and_every_other_bar_is_kept() {
     // Bars outside the generated ones are refused.
     let prev = parse_clip(&clip_to_bytes(&to_clip(&m, &bars, true, None)), "prev").unwrap();
     let o = GenerateOptions::default();
-    let err = sintra_core::generate::redraw(&m, &o, &prev, (2, 3), &AtomicBool::new(false), &mut |_| {});
+    let err =
+        sintra_core::generate::redraw(&m, &o, &prev, (2, 3), true, &AtomicBool::new(false), &mut |_| {});
     assert!(err.unwrap_err().to_string().contains("not among its generated bars"));
 }

@@ -91,6 +91,7 @@ mod tests {
         Variation {
             notes: vec![n(0.0, 1.0, 0, 72), n(0.0, 1.0, 1, 67), n(0.0, 1.0, 2, 60), n(0.5, 3.0, 3, 48)],
             length: 3.0,
+            ..Variation::default()
         }
     }
 

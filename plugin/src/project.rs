@@ -22,13 +22,18 @@ pub fn bar_quarters(clip: &Clip) -> f64 {
     clip.meta.steps_per_bar() as f64 / 4.0
 }
 
-/// One generated variation: its notes on the timeline and its length in quarter notes.
+/// One generated variation: its notes on the timeline, its length in quarter notes and how close
+/// each bar is to the clip.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Variation {
     /// Notes, sorted by start.
     pub notes: Vec<PlayNote>,
     /// Length in quarter notes (whole bars).
     pub length: f64,
+    /// Per bar, its match with the clip (`Generator::closeness`: 1 = a copy); empty in
+    /// projects saved before it was kept.
+    #[serde(default)]
+    pub closeness: Vec<f32>,
 }
 
 /// The model file's bytes and their saved text, made once when the model is made, so that the
@@ -123,12 +128,34 @@ pub struct Project {
     pub picked: u32,
     /// Song position (quarter notes) where the timeline starts, if known.
     pub origin: Option<f64>,
+    /// Per clip track, whether generation keeps it (its new bars are the clip's bars looped).
+    pub kept: Vec<bool>,
+    /// The variation (index) as it was before the last redraw, for its undo; not saved.
+    #[serde(skip)]
+    pub undo: Option<(usize, Variation)>,
 }
 
 impl Project {
     /// The notes of the variation that plays.
     pub fn playing(&self) -> Option<&Variation> {
         self.variations.get(self.picked as usize)
+    }
+
+    /// A new clip: the tracks kept and the redraw's undo belonged to the old one.
+    pub fn set_clip(&mut self, clip: Clip) {
+        self.clip = Some(clip);
+        self.kept.clear();
+        self.undo = None;
+    }
+
+    /// Per clip track, whether it is kept (none where `kept` is not for this clip's tracks).
+    pub fn kept_tracks(&self) -> Vec<bool> {
+        let tracks = self.clip.as_ref().map_or(0, |c| c.tracks.len());
+        if self.kept.len() == tracks {
+            self.kept.clone()
+        } else {
+            vec![false; tracks]
+        }
     }
 }
 
@@ -231,7 +258,8 @@ mod tests {
         assert!(store.origin().is_nan());
         let saved = Project {
             model: Some(ModelBytes::new(vec![1, 2, 3])),
-            variations: vec![Variation { notes: vec![], length: 4.0 }; 2],
+            variations: vec![Variation { notes: vec![], length: 4.0, closeness: vec![0.5] }; 2],
+            kept: vec![true, false],
             picked: 1,
             origin: Some(8.0),
             ..Project::default()

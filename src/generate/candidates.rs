@@ -153,6 +153,11 @@ impl Chooser {
         (0..costs.len()).min_by(|&a, &b| costs[a].total_cmp(&costs[b])).unwrap_or(0)
     }
 
+    /// A bar's match with the clip's bars (`eval::bar_match`).
+    pub fn closeness(&self, bar: &[Vec<u32>]) -> f64 {
+        bar_match(&self.groups(bar), &self.reference)
+    }
+
     /// Whether to draw the candidates `bars` again: every one is a near copy of a clip bar
     /// where the setting asks for none (below `NEAR_COPY`). A single candidate is kept as
     /// drawn, as `pick` keeps it (`--candidates 1`: no choice).

@@ -30,7 +30,7 @@ use candidates::Chooser;
 use guard::CopyGuard;
 pub use keep::Kept;
 use moves::Moves;
-pub use redraw::{redraw, RedrawError};
+pub use redraw::{redraw, starts_with_clip, RedrawError};
 use rhythm::Rhythm;
 use sampling::{log_probability, sample_top_p, softmax_into};
 use voicing::Voicing;
@@ -157,6 +157,8 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     /// The bar that must follow the next one (`lead_into`), per track at the first stage's
     /// resolution.
     lead: Option<Vec<Vec<u32>>>,
+    /// The last bar's match with the clip (`eval::bar_match`, the measure behind similarity).
+    closeness: f64,
 }
 
 impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
@@ -215,6 +217,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             kept,
             bars_out: 0,
             lead: None,
+            closeness: 0.0,
         })
     }
 
@@ -285,6 +288,12 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         Ok(which.iter().map(|&w| costs[w]).collect())
     }
 
+    /// How close the last bar `next_bar` gave is to the clip: its best share of equal (track,
+    /// step) cells against a clip bar or a bar-long window of it from a beat.
+    pub fn closeness(&self) -> f64 {
+        self.closeness
+    }
+
     /// This bar's kept tokens per track (`None` where the track is drawn), empty if none is.
     fn kept_now(&self) -> &[Option<Vec<u32>>] {
         match self.kept.len() {
@@ -349,6 +358,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         self.last = kept.firsts[c].concat();
         self.before = kept.bars.swap_remove(c);
         self.bars_out += 1;
+        self.closeness = self.chooser.closeness(&articulated[keep]);
         Ok(articulated.swap_remove(keep))
     }
 
@@ -720,6 +730,18 @@ pub fn generate(
 /// programs, velocities shaped like the clip's (see `velocity`); with `include_clip`, the clip
 /// comes first. Kept tracks (`keep`) play their source's notes, velocities and all.
 pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool, keep: Option<&Kept>) -> Clip {
+    to_clip_from(model, bars, include_clip, keep, 0)
+}
+
+/// [`to_clip`] for bars that are the new bars from `first` (0-based) on: the kept tracks play
+/// their source's bars from there.
+fn to_clip_from(
+    model: &SintraModel,
+    bars: &[Vec<Vec<u32>>],
+    include_clip: bool,
+    keep: Option<&Kept>,
+    first: usize,
+) -> Clip {
     let meta = &model.meta;
     let dict = meta.output_dictionary();
     let spb = meta.clip.meta.steps_per_bar();
@@ -733,7 +755,9 @@ pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool, 
         .map(|(k, t)| {
             let tokens: Vec<u32> = bars.iter().flat_map(|b| b[k].iter().copied()).collect();
             let new = match keep.filter(|keep| keep.tracks.get(k) == Some(&true)) {
-                Some(keep) => (0..bars.len()).flat_map(|b| keep.notes(k, b, b as u32 * spb)).collect(),
+                Some(keep) => {
+                    (0..bars.len()).flat_map(|b| keep.notes(k, first + b, b as u32 * spb)).collect()
+                }
                 None => decode(&dict, &tokens, &|step, pitch| dynamics.velocity(k, step, pitch)),
             };
             let mut notes = if include_clip { t.notes.clone() } else { Vec::new() };

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{keep, to_clip, GenerateError, GenerateOptions, Generator};
+use super::{keep, to_clip_from, GenerateError, GenerateOptions, Generator};
 use crate::clip::{Clip, Note, Track};
 use crate::model_file::SintraModel;
 
@@ -19,14 +19,15 @@ pub enum RedrawError {
     Generate(#[from] GenerateError),
 }
 
-/// `prev` (a file `generate` wrote from `model`, with or without the clip first) with its bars
-/// `first..=last` (1-based, the file's own numbering) drawn again with `opts`; each new bar is
-/// handed to `on_bar` as it comes.
+/// `prev` (bars `generate` drew from `model`, after the model's clip when `clip_first`) with its
+/// bars `first..=last` (1-based, the file's own numbering) drawn again with `opts`; each new
+/// bar is handed to `on_bar` as it comes.
 pub fn redraw(
     model: &SintraModel,
     opts: &GenerateOptions,
     prev: &Clip,
     (first, last): (u32, u32),
+    clip_first: bool,
     cancel: &AtomicBool,
     on_bar: &mut (dyn FnMut(usize) + Send),
 ) -> Result<Clip, RedrawError> {
@@ -41,7 +42,7 @@ pub fn redraw(
     }
     let aligned = align(clip, prev)?;
     let total = aligned.bars();
-    let skip = if starts_with(&aligned, clip, model.meta.bars) { model.meta.bars } else { 0 };
+    let skip = if clip_first { model.meta.bars } else { 0 };
     if first == 0 || first > last || last > total || first <= skip {
         let from = skip + 1;
         return Err(RedrawError::Input(format!(
@@ -68,7 +69,7 @@ pub fn redraw(
         }
         Ok::<_, GenerateError>(drawn)
     })?;
-    let new = to_clip(model, &drawn, false, opts.keep.as_ref());
+    let new = to_clip_from(model, &drawn, false, opts.keep.as_ref(), (first - 1 - skip) as usize);
     let (from, to) = ((first - 1) * spb, last * spb);
     let tracks = aligned
         .tracks
@@ -114,8 +115,10 @@ fn align(clip: &Clip, prev: &Clip) -> Result<Clip, RedrawError> {
     Ok(Clip { meta: prev.meta.clone(), tracks })
 }
 
-/// Whether `file`'s first `bars` bars are the clip's (`generate --include-clip`).
-fn starts_with(file: &Clip, clip: &Clip, bars: u32) -> bool {
+/// Whether `file` holds `model`'s clip and then more bars (`generate --include-clip`).
+pub fn starts_with_clip(model: &SintraModel, file: &Clip) -> bool {
+    let Ok(file) = align(&model.meta.clip, file) else { return false };
+    let (clip, bars) = (&model.meta.clip, model.meta.bars);
     let end = bars * clip.meta.steps_per_bar();
     file.tracks.iter().zip(&clip.tracks).all(|(f, c)| {
         let head: Vec<&Note> = f.notes.iter().filter(|n| n.start < end).collect();

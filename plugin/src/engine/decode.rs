@@ -1,5 +1,6 @@
 //! Turning sampled bars (token indices per track and step) into notes on the timeline.
 
+use sintra_core::generate::Kept;
 use sintra_core::model_file::SintraModel;
 use sintra_core::velocity::Dynamics;
 
@@ -21,10 +22,13 @@ pub struct BarDecoder {
     step: u32,
     /// Length of a bar in quarter notes.
     pub bar_quarters: f64,
+    /// Tracks kept: they play their source's notes, velocities and all, not their tokens.
+    keep: Option<Kept>,
 }
 
 impl BarDecoder {
-    pub fn new(model: &SintraModel) -> Self {
+    /// Decodes `model`'s bars; the tracks `keep` keeps play its source's notes.
+    pub fn new(model: &SintraModel, keep: Option<Kept>) -> Self {
         let dict = model.meta.output_dictionary();
         let clip = &model.meta.clip;
         Self {
@@ -35,6 +39,7 @@ impl BarDecoder {
             open: vec![[None; 128]; clip.tracks.len()],
             step: 0,
             bar_quarters: clip.meta.steps_per_bar() as f64 / 4.0,
+            keep,
         }
     }
 
@@ -50,6 +55,12 @@ impl BarDecoder {
         let steps = bar.first().map_or(0, |t| t.len()) as u32;
         for (k, tokens) in bar.iter().enumerate() {
             let channel = self.channels[k];
+            if let Some(keep) = self.keep.as_ref().filter(|keep| keep.tracks.get(k) == Some(&true)) {
+                let index = (self.step / steps.max(1)) as usize;
+                let kept = keep.notes(k, index, self.step);
+                notes.extend(kept.map(|n| note(n.start, n.end, channel, n.pitch, n.velocity)));
+                continue;
+            }
             let velocity = |start: u32, p: u8| self.dynamics.velocity(k, start as usize, p);
             for (i, &tok) in tokens.iter().enumerate() {
                 let step = self.step + i as u32;
@@ -118,7 +129,7 @@ mod tests {
         };
         let (model, _) = train(&clip, 4, &opts, &Device::Cpu, &AtomicBool::new(false), &mut |_| {}).unwrap();
         let enc = encode_bars(&model.meta.clip, 4);
-        let mut decoder = BarDecoder::new(&model);
+        let mut decoder = BarDecoder::new(&model, None);
         let mut played = Vec::new();
         for b in 0..4 {
             let bar: Vec<Vec<u32>> =

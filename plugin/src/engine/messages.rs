@@ -15,6 +15,10 @@ pub enum Command {
     Generate,
     /// Use this clip (from a MIDI file); train and generate at once when `train`.
     LoadClip { clip: Clip, train: bool },
+    /// Draw bars `first..=last` (1-based) of the variation that plays again, keeping the others.
+    Redraw { first: u32, last: u32 },
+    /// Put back the variation as it was before the last redraw.
+    UndoRedraw,
     /// Stop the thread.
     Shutdown,
     /// Panic inside a job (tests of the recovery path).
@@ -25,7 +29,13 @@ pub enum Command {
 impl Command {
     /// Whether the command starts a job that keeps the engine busy.
     pub fn is_job(&self) -> bool {
-        matches!(self, Command::Train { .. } | Command::Generate | Command::LoadClip { train: true, .. })
+        matches!(
+            self,
+            Command::Train { .. }
+                | Command::Generate
+                | Command::Redraw { .. }
+                | Command::LoadClip { train: true, .. }
+        )
     }
 }
 

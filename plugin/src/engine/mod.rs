@@ -6,10 +6,12 @@
 //! - `messages`: the protocol (commands, status, events, notes for the audio thread).
 //! - `worker`: the thread itself and its jobs (restore, train, generate, endless play).
 //! - `decode`: sampled bars to notes; `from_capture`: recorded notes to a clip.
+//! - `redraw`: bars of a variation drawn again.
 
 mod decode;
 mod from_capture;
 mod messages;
+mod redraw;
 mod worker;
 
 #[cfg(test)]
@@ -167,7 +169,9 @@ impl Handle {
                 return Err("SinTra is still busy with the last job".into());
             }
             let busy = match command {
-                Command::Generate => Status::Generating { variation: 1, variations: 1, done: 0, of: 0 },
+                Command::Generate | Command::Redraw { .. } => {
+                    Status::Generating { variation: 1, variations: 1, done: 0, of: 0 }
+                }
                 _ => Status::Training {
                     stage: 1,
                     stages: 3,

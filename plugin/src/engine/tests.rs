@@ -222,7 +222,7 @@ fn trains_without_generating_and_a_project_loaded_while_running_is_restored() {
     let mut other = start(1);
     let notes = vec![PlayNote { start: 0.5, end: 1.0, channel: 2, key: 60, velocity: 90 }];
     let saved = Project {
-        variations: vec![Variation { notes: notes.clone(), length: 6.0 }],
+        variations: vec![Variation { notes: notes.clone(), length: 6.0, ..Default::default() }],
         origin: Some(12.0),
         ..project
     };
@@ -358,4 +358,70 @@ fn endless_play_keeps_a_bounded_window_and_resumes_after_a_reload() {
     let append = msgs.iter().position(|m| *m == PlayMsg::Append { loads: 1 }).expect("endless play resumed");
     assert!(msgs[..append].contains(&PlayMsg::Restore { loads: 1 }));
     assert!(notes(&msgs[append..]).iter().all(|n| n.start >= MAX_SAVED_BARS as f64 * bar));
+}
+
+#[test]
+fn a_kept_track_plays_the_clips_bars_and_a_redraw_can_be_undone() {
+    let mut b = start(1);
+    b.settings.lock().bars = 4;
+    let clip = chorale(4);
+    b.engine.send(Command::LoadClip { clip: clip.clone(), train: false }).unwrap();
+    b.wait_status(|s| matches!(s, Status::Clip { .. }), 10);
+    b.engine.shared.project.lock().kept = vec![false, false, false, true];
+    b.engine.send(Command::Train { generate: true }).unwrap();
+    b.until(|e| matches!(e, EngineEvent::BarReady { index: 3, .. }));
+    assert_eq!(b.wait_status(|s| *s == Status::Ready, 20), Status::Ready);
+    let before = b.engine.shared.project.variations()[0].clone();
+    // The bass plays the clip's own bars, velocities and all; every bar has its closeness.
+    let bass = clip.tracks[3].channel;
+    let key = |n: &PlayNote| (n.start.to_bits(), n.end.to_bits(), n.key, n.velocity);
+    let of = |v: &[PlayNote], ch: u8| v.iter().filter(|n| n.channel == ch).map(key).collect::<Vec<_>>();
+    let want: Vec<_> = clip.tracks[3]
+        .notes
+        .iter()
+        .map(|n| ((n.start as f64 / 4.0).to_bits(), (n.end as f64 / 4.0).to_bits(), n.pitch, n.velocity))
+        .collect();
+    assert_eq!(of(&before.notes, bass), want);
+    assert_eq!(before.closeness.len(), 4);
+    assert!(before.closeness.iter().all(|c| (0.0..=1.0).contains(c)), "{:?}", before.closeness);
+    b.drain();
+
+    // Bars 2-3 drawn again: bars 1 and 4 and the bass stay, the audio thread gets the new notes.
+    b.engine.send(Command::Redraw { first: 2, last: 3 }).unwrap();
+    let t = Instant::now();
+    while b.engine.shared.project.variations()[0] == before && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let after = b.engine.shared.project.variations()[0].clone();
+    let bar = 3.0; // 3/4
+    let starts = |v: &Variation, from: f64, to: f64| {
+        let mut s: Vec<_> = v
+            .notes
+            .iter()
+            .filter(|n| n.start >= from && n.start < to)
+            .map(|n| (n.start.to_bits(), n.channel, n.key))
+            .collect();
+        s.sort();
+        s
+    };
+
+    assert_eq!(starts(&after, 0.0, bar), starts(&before, 0.0, bar));
+    assert_eq!(starts(&after, 3.0 * bar, 4.0 * bar), starts(&before, 3.0 * bar, 4.0 * bar));
+    assert_ne!(starts(&after, bar, 3.0 * bar), starts(&before, bar, 3.0 * bar));
+    assert_eq!(of(&after.notes, bass), want);
+    assert_eq!(after.closeness.len(), 4);
+    b.wait_status(|s| *s == Status::Ready, 10);
+    let msgs = b.drain();
+    assert_eq!(msgs[0], PlayMsg::Clear { loads: 0 });
+    let mut streamed = notes(&msgs);
+    streamed.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.key.cmp(&b.key)));
+    assert_eq!(streamed, after.notes);
+
+    // Undo puts the old bars back.
+    b.engine.send(Command::UndoRedraw).unwrap();
+    let t = Instant::now();
+    while b.engine.shared.project.variations()[0] != before && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(b.engine.shared.project.variations()[0], before);
 }

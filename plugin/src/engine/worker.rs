@@ -9,17 +9,21 @@ use std::time::{Duration, Instant};
 use candle_core::Device;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use sintra_core::device::{select, DeviceChoice};
-use sintra_core::generate::Generator;
+use sintra_core::generate::{Generator, Kept};
 use sintra_core::model::Preset;
 use sintra_core::model_file::SintraModel;
 use sintra_core::train::{default_threads, total_parameters, train, TrainOptions};
 
+use super::redraw::redraw_variation;
 use super::{
     clip_from_capture, BarDecoder, Command, EngineEvent, Listener, ModelInfo, PlayMsg, Settings, Shared,
     Status,
 };
 use crate::capture::CaptureMsg;
 use crate::project::{ModelBytes, Variation, MAX_SAVED_BARS};
+
+/// Redraws draw from seeds this far past the variations' own.
+const REDRAW_SEEDS: u64 = 1 << 20;
 
 /// Endless play keeps this many bars behind the playhead on the audio thread's timeline.
 const WINDOW_BARS: f64 = 16.0;
@@ -54,6 +58,8 @@ pub(super) struct Worker {
     loads: u64,
     /// Endless play under way.
     endless: Option<Run>,
+    /// Redraws so far: each draws with a seed of its own.
+    redraws: u64,
 }
 
 /// What a job started under, to tell when it must stop early.
@@ -125,6 +131,7 @@ impl Worker {
             complete: 0,
             loads: 0,
             endless: None,
+            redraws: 0,
         }
     }
 
@@ -170,11 +177,13 @@ impl Worker {
                     return self.set(Status::Error(e));
                 }
                 self.set(Status::Clip { bars: clip.bars(), tracks: clip.tracks.len() });
-                *self.shared.project.clip() = Some(clip);
+                self.shared.project.lock().set_clip(clip);
                 if train {
                     self.train(true);
                 }
             }
+            Command::Redraw { first, last } => self.redraw(first, last),
+            Command::UndoRedraw => self.undo_redraw(),
             Command::Shutdown => {}
             #[cfg(test)]
             Command::Panic => panic!("a test asked for it"),
@@ -253,7 +262,7 @@ impl Worker {
                     match clip_from_capture(&self.pending) {
                         Ok(clip) => {
                             self.set(Status::Clip { bars: clip.bars(), tracks: clip.tracks.len() });
-                            *self.shared.project.clip() = Some(clip);
+                            self.shared.project.lock().set_clip(clip);
                             ended = true;
                         }
                         Err(e) => self.set(Status::Error(e)),
@@ -380,9 +389,11 @@ impl Worker {
         self.shared.project.set_picked(0);
         self.push(PlayMsg::Clear { loads: job.loads });
         (self.playing, self.complete) = (Some(0), 0);
+        let keep = self.kept(&model);
         for v in 0..count {
             let mut options = settings.options.clone();
             options.seed = options.seed.wrapping_add(v as u64);
+            options.keep.clone_from(&keep);
             let mut run = match self.run_for(&model, options, v, job) {
                 Ok(run) => run,
                 Err(e) => return self.set(Status::Error(format!("sampling failed: {e}"))),
@@ -421,6 +432,64 @@ impl Worker {
         self.set(Status::Ready);
     }
 
+    /// The tracks the editor keeps, for `model` (none when every track or none is kept).
+    fn kept(&self, model: &SintraModel) -> Option<Kept> {
+        let kept = self.shared.project.lock().kept_tracks();
+        let some = kept.iter().any(|&k| k) && !kept.iter().all(|&k| k);
+        (some && kept.len() == model.meta.clip.tracks.len()).then(|| Kept::clip_bars(&model.meta, kept))
+    }
+
+    /// Draws bars `first..=last` of the variation that plays again; the old one is kept for
+    /// `undo_redraw`.
+    fn redraw(&mut self, first: u32, last: u32) {
+        self.endless = None;
+        let Some(model) = self.model.clone() else {
+            return self.set(Status::Error("train a model first".into()));
+        };
+        let (job, picked) = (self.job(), self.shared.project.picked());
+        let Some(old) = self.shared.project.variations().get(picked).cloned() else {
+            return self.set(Status::Error("generate first, then redraw bars".into()));
+        };
+        let mut options = (self.settings)().options;
+        self.redraws += 1;
+        options.seed = options.seed.wrapping_add(REDRAW_SEEDS).wrapping_add(self.redraws);
+        options.keep = self.kept(&model);
+        let of = (last + 1).saturating_sub(first) as usize;
+        self.set(Status::Generating { variation: picked + 1, variations: 1, done: 0, of });
+        let new = match self.sample(|| redraw_variation(&model, &options, &old, (first, last))) {
+            Ok(v) => v,
+            Err(e) => return self.set(Status::Error(format!("redrawing failed: {e}"))),
+        };
+        self.replace(job, picked, new, Some((picked, old)));
+        nice_plug::nice_log!("SinTra: redrew bars {first}-{last} of variation {}", picked + 1);
+    }
+
+    /// Puts back the variation as it was before the last redraw.
+    fn undo_redraw(&mut self) {
+        let (job, undo) = (self.job(), self.shared.project.lock().undo.take());
+        match undo {
+            Some((k, v)) => self.replace(job, k, v, None),
+            None => self.set(Status::Error("there is no redraw to undo".into())),
+        }
+    }
+
+    /// Variation `k` becomes `v` (the audio thread's timeline too, when it plays), `undo`
+    /// what undoes it.
+    fn replace(&mut self, job: Job, k: usize, v: Variation, undo: Option<(usize, Variation)>) {
+        {
+            let mut p = self.shared.project.lock();
+            if self.shared.project.loads() != job.loads || k >= p.variations.len() {
+                return;
+            }
+            p.variations[k] = v.clone();
+            p.undo = undo;
+        }
+        if self.playing == Some(k) {
+            self.stream(PlayMsg::Clear { loads: job.loads }, &v);
+        }
+        self.set(Status::Ready);
+    }
+
     fn run_for(
         &self,
         model: &Arc<SintraModel>,
@@ -428,8 +497,8 @@ impl Worker {
         variation: usize,
         job: Job,
     ) -> candle_core::Result<Run> {
+        let decoder = BarDecoder::new(model, options.keep.clone());
         let gen = self.sample(|| Generator::new(model.clone(), options))?;
-        let decoder = BarDecoder::new(model);
         Ok(Run { gen, decoder, length: 0.0, variation, job, trimmed: 0.0 })
     }
 
@@ -437,6 +506,7 @@ impl Worker {
     /// variation plays, hands them to the audio thread.
     fn next_bar(&mut self, run: &mut Run, last: bool) -> candle_core::Result<()> {
         let bar = self.sample(|| run.gen.next_bar())?;
+        let closeness = run.gen.closeness() as f32;
         let notes = run.decoder.bar(&bar, last);
         run.length += run.decoder.bar_quarters;
         let bars = (run.length / run.decoder.bar_quarters).round() as usize;
@@ -449,6 +519,7 @@ impl Worker {
                 Some(v) if bars <= MAX_SAVED_BARS => {
                     v.notes.extend_from_slice(&notes);
                     v.length = run.length;
+                    v.closeness.push(closeness);
                 }
                 _ => {}
             }
@@ -535,6 +606,7 @@ impl Worker {
         let length = self.shared.project.variations().get(k)?.length;
         let mut options = (self.settings)().options;
         options.seed = options.seed.wrapping_add(k as u64).wrapping_add(length as u64);
+        options.keep = self.kept(&model);
         let mut run = self.run_for(&model, options, k, self.job()).ok()?;
         run.length = length;
         run.decoder.jump((length * 4.0).round() as u32);

@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sintra_core::device::{self, DeviceChoice};
 use sintra_core::eval::bar_closeness;
-use sintra_core::generate::{generate, redraw, to_clip, GenerateOptions, Kept, Primer};
+use sintra_core::generate::{generate, redraw, starts_with_clip, to_clip, GenerateOptions, Kept, Primer};
 use sintra_core::model_file::SintraModel;
 use sintra_core::{write_clip, Clip, FileError};
 
@@ -231,7 +231,8 @@ pub fn redraw_file(
     let mut opts = gen.options(seed).map_err(|e| FileError::new(model_path, e))?;
     opts.keep = gen.kept(&model, model_path)?;
     let cancel = AtomicBool::new(false);
-    let clip = with_one_maths_thread(|| redraw(&model, &opts, &prev, bars, &cancel, &mut |_| {}))
+    let clip_first = starts_with_clip(&model, &prev);
+    let clip = with_one_maths_thread(|| redraw(&model, &opts, &prev, bars, clip_first, &cancel, &mut |_| {}))
         .map_err(|e| FileError::new(prev_path, e.to_string()))?;
     let out = out.unwrap_or_else(|| {
         let stem =
