@@ -83,6 +83,9 @@ pub struct SinTra {
     monitor: Arc<Mutex<Monitor>>,
     /// The editor window's size, kept while the plugin lives.
     editor_state: Arc<EguiEditorState>,
+    /// Bars selected on the roll's ruler when the editor first opens (the standalone's
+    /// `--select`).
+    selection: Option<(u32, u32)>,
 }
 
 impl Default for SinTra {
@@ -106,9 +109,12 @@ impl Default for SinTra {
             Arc::new(move |e: &engine::EngineEvent| monitor.lock().apply(e)) as engine::Listener
         };
         let engine = Engine::start(shared, capture_rx, play_tx, settings, listener);
-        if let Some(s) = startup::take() {
+        let startup = startup::take();
+        let selection = startup.as_ref().and_then(|s| s.select);
+        if let Some(s) = startup {
             params.place_after(&s.clip);
             let _ = engine.send(Command::LoadClip { clip: s.clip, train: false });
+            let _ = engine.send(Command::Keep { tracks: s.keep });
             if s.train {
                 let _ = engine.send(Command::Train { generate: s.generate });
             }
@@ -134,6 +140,7 @@ impl Default for SinTra {
             accept: false,
             monitor,
             editor_state: editor::default_state(),
+            selection,
         }
     }
 }
@@ -265,6 +272,7 @@ impl Plugin for SinTra {
             capture_notes: self.capture.notes.clone(),
             capture_bars: self.capture.bars.clone(),
             no_position: self.no_position.clone(),
+            selection: self.selection,
         };
         editor::create(self.params.clone(), link, self.editor_state.clone())
     }

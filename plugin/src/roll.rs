@@ -77,6 +77,19 @@ pub struct BarLine {
     pub number: u32,
 }
 
+/// A generated bar on the ruler: where it is, and how close it is to the clip.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BarMark {
+    /// Left edge, points.
+    pub x: f32,
+    /// Width, points.
+    pub w: f32,
+    /// Bar of the variation, 1-based.
+    pub bar: u32,
+    /// Its match with the clip (1 = a copy), where known.
+    pub closeness: Option<f32>,
+}
+
 /// Everything the roll paints for one frame.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Roll {
@@ -84,13 +97,27 @@ pub struct Roll {
     pub notes: Vec<NoteRect>,
     /// Bar lines inside the view.
     pub bars: Vec<BarLine>,
+    /// The generated bars inside the view.
+    pub marks: Vec<BarMark>,
     /// Playhead position, when the transport runs and it is in view.
     pub playhead: Option<f32>,
 }
 
+/// The generated notes of a variation, its length in quarter notes and each bar's closeness.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Generated<'a> {
+    /// Notes, from the variation's start.
+    pub notes: &'a [PlayNote],
+    /// Length in quarter notes.
+    pub length: f64,
+    /// Per bar, its match with the clip.
+    pub closeness: &'a [f32],
+}
+
 /// Lays out the clip (from beat 0) and the generated notes (from the clip's end) in `view`.
 /// `playhead` is the host position in the same beats, if the transport runs.
-pub fn layout(clip: &Clip, generated: &[PlayNote], view: &View, playhead: Option<f64>) -> Roll {
+pub fn layout(clip: &Clip, gen: Generated, view: &View, playhead: Option<f64>) -> Roll {
+    let generated = gen.notes;
     let spb = clip.meta.steps_per_bar() as f64 / 4.0;
     let clip_len = clip.bars() as f64 * spb;
     let track_of = |channel: u8| clip.tracks.iter().position(|t| t.channel == channel).unwrap_or(0);
@@ -119,8 +146,25 @@ pub fn layout(clip: &Clip, generated: &[PlayNote], view: &View, playhead: Option
         roll.bars.push(BarLine { x: view.x(bar as f64 * spb), number: bar + 1 });
         bar += 1;
     }
+    let bars = (gen.length / spb).round() as u32;
+    for b in 0..bars {
+        let (start, stop) = (clip_len + b as f64 * spb, clip_len + (b + 1) as f64 * spb);
+        if stop <= view.first_beat || start >= end {
+            continue;
+        }
+        let (x0, x1) = (view.x(start.max(view.first_beat)), view.x(stop.min(end)));
+        let closeness = gen.closeness.get(b as usize).copied();
+        roll.marks.push(BarMark { x: x0, w: x1 - x0, bar: b + 1, closeness });
+    }
     roll.playhead = playhead.filter(|&b| b >= view.first_beat && b <= end).map(|b| view.x(b));
     roll
+}
+
+/// The generated bar (1-based) under `x` points, if any: the ruler's selection.
+pub fn generated_bar_at(clip: &Clip, length: f64, view: &View, x: f32) -> Option<u32> {
+    let spb = clip.meta.steps_per_bar() as f64 / 4.0;
+    let t = view.beat_at(x) - clip.bars() as f64 * spb;
+    (t >= 0.0 && t < length).then(|| (t / spb).floor() as u32 + 1)
 }
 
 /// The host's playhead in roll beats (the clip from 0, the generated bars after it), while the
@@ -182,7 +226,8 @@ mod tests {
     #[test]
     fn notes_bars_and_playhead() {
         let generated = [PlayNote { start: 0.0, end: 2.0, channel: 5, key: 67, velocity: 80 }];
-        let roll = layout(&clip(), &generated, &view(), Some(6.0));
+        let gen = Generated { notes: &generated, length: 8.0, closeness: &[0.25] };
+        let roll = layout(&clip(), gen, &view(), Some(6.0));
         // 100 points per quarter, 10 points per semitone, pitch 71 on top.
         assert_eq!(
             roll.notes,
@@ -202,13 +247,25 @@ mod tests {
             ]
         );
         assert_eq!(roll.playhead, Some(600.0));
+        // The generated bars on the ruler: the first with its closeness; the second, past the
+        // view's edge, not at all.
+        assert_eq!(roll.marks, vec![BarMark { x: 400.0, w: 400.0, bar: 1, closeness: Some(0.25) }]);
+        let mut wide = view();
+        wide.beats = 16.0;
+        let marks = layout(&clip(), gen, &wide, None).marks;
+        assert_eq!(marks[1], BarMark { x: 400.0, w: 200.0, bar: 2, closeness: None }, "not yet measured");
+        // The ruler's bars under the pointer: none over the clip or past the variation.
+        let at = |x| generated_bar_at(&clip(), 8.0, &view(), x);
+        assert_eq!((at(100.0), at(450.0), at(799.0)), (None, Some(1), Some(1)));
+        assert_eq!((at(0.0), generated_bar_at(&clip(), 8.0, &wide, 450.0)), (None, Some(2)));
+        assert_eq!(generated_bar_at(&clip(), 8.0, &wide, 790.0), None);
     }
 
     #[test]
     fn scrolled_view_culls_and_clips() {
         let mut v = view();
         v.scroll(300.0); // 3 quarters right: the first note is gone, the second is cut at the edge
-        let roll = layout(&clip(), &[], &v, Some(1.0));
+        let roll = layout(&clip(), Generated::default(), &v, Some(1.0));
         assert_eq!(
             roll.notes,
             vec![NoteRect { x: 0.0, y: 160.0, w: 100.0, h: 10.0, track: 1, generated: false }]
@@ -240,7 +297,7 @@ mod tests {
         assert_eq!(playhead(true, Some(20.0), 8.0, 16.0, false), Some(28.0));
         assert_eq!(playhead(true, Some(20.0), 8.0, 16.0, true), Some(12.0));
         // And the layout draws it where the beat is.
-        let roll = layout(&clip(), &[], &view(), playhead(true, Some(-1.0), 4.0, 4.0, true));
+        let roll = layout(&clip(), Generated::default(), &view(), playhead(true, Some(-1.0), 4.0, 4.0, true));
         assert_eq!(roll.playhead, Some(300.0));
     }
 

@@ -12,6 +12,10 @@ pub struct Startup {
     pub train: bool,
     /// Generate after training.
     pub generate: bool,
+    /// Per track, whether generation keeps it.
+    pub keep: Vec<bool>,
+    /// Generated bars selected on the roll's ruler (first, last; 1-based).
+    pub select: Option<(u32, u32)>,
 }
 
 /// Waiting for the next instance.

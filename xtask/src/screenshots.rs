@@ -25,7 +25,7 @@ struct Shot {
     settle: Duration,
 }
 
-const SHOTS: [Shot; 4] = [
+const SHOTS: [Shot; 5] = [
     Shot { name: "empty", args: &[], ready: None, settle: Duration::from_secs(3) },
     // Mid-training: a second into the second stage, the first stage's curve complete.
     Shot {
@@ -43,6 +43,14 @@ const SHOTS: [Shot; 4] = [
     Shot {
         name: "generated",
         args: &["--open", CLIP],
+        ready: Some("SinTra: generated"),
+        settle: Duration::from_secs(3),
+    },
+    // A producer's controls: the bass kept, bars 5-8 selected for a redraw, each generated
+    // bar's closeness to the clip on the ruler.
+    Shot {
+        name: "producer",
+        args: &["--open", CLIP, "--keep", "4", "--select", "5:8"],
         ready: Some("SinTra: generated"),
         settle: Duration::from_secs(3),
     },

@@ -38,22 +38,7 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
             ui.label(RichText::new("or drop one here").weak());
         });
         toggle(ui, "Train as soon as a clip arrives", &p.auto_train, setter);
-        if let Some(clip) = app.link.engine.shared.project.clip().as_ref() {
-            ui.label(format!(
-                "{}: {} bars · {} notes · {:.0} BPM · {}",
-                clip.meta.title,
-                clip.bars(),
-                clip.note_count(),
-                clip.meta.tempo_bpm(),
-                clip.meta.time_sig
-            ));
-            ui.horizontal_wrapped(|ui| {
-                for (k, t) in clip.tracks.iter().enumerate() {
-                    paint::swatch(ui, paint::track_colour(k));
-                    ui.label(format!("{} ({})", t.name, t.notes.len()));
-                }
-            });
-        }
+        legend(app, ui);
     });
 
     section(ui, "2", "Train", |ui| {
@@ -170,6 +155,60 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
 }
 
 /// A numbered step with a heading.
+/// The clip in a line, and its tracks, each with its colour and its *keep* switch.
+fn legend(app: &mut App, ui: &mut Ui) {
+    let project = &app.link.engine.shared.project;
+    // Read under the project's lock, shown without it (a switch writes it back).
+    let read = project.lock().clip.as_ref().map(|clip| {
+        let line = format!(
+            "{}: {} bars · {} notes · {:.0} BPM · {}",
+            clip.meta.title,
+            clip.bars(),
+            clip.note_count(),
+            clip.meta.tempo_bpm(),
+            clip.meta.time_sig
+        );
+        let tracks: Vec<String> =
+            clip.tracks.iter().map(|t| format!("{} ({})", t.name, t.notes.len())).collect();
+        (line, tracks)
+    });
+    let Some((line, tracks)) = read else { return };
+    let mut kept = project.lock().kept_tracks();
+    let before = kept.clone();
+    ui.label(line);
+    let hint =
+        "Keep this track: its new bars are the clip's own, looped, and the other tracks are drawn to fit \
+                it (at the next Generate or Redraw).";
+    // Two tracks a row, each with its switch beside its name.
+    for (row, names) in tracks.chunks(2).enumerate() {
+        ui.horizontal(|ui| {
+            for (i, name) in names.iter().enumerate() {
+                let k = 2 * row + i;
+                ui.allocate_ui(egui::vec2(130.0, 18.0), |ui| {
+                    ui.horizontal(|ui| {
+                        paint::swatch(ui, paint::track_colour(k));
+                        ui.label(name);
+                    });
+                });
+                ui.checkbox(&mut kept[k], "keep").on_hover_text(hint);
+                ui.add_space(8.0);
+            }
+        });
+    }
+    if kept.iter().all(|&k| k) && !kept.is_empty() {
+        ui.label(
+            RichText::new("Every track kept: nothing is drawn; keep fewer.")
+                .color(Color32::from_rgb(240, 170, 90)),
+        );
+    }
+    if kept != before {
+        // Through the engine, in order with a clip loading (which resets what is kept).
+        if let Err(e) = app.link.engine.send(Command::Keep { tracks: kept }) {
+            app.say(e, true);
+        }
+    }
+}
+
 fn section(ui: &mut Ui, number: &str, title: &str, add: impl FnOnce(&mut Ui)) {
     ui.add_space(2.0);
     ui.horizontal(|ui| {

@@ -48,6 +48,8 @@ pub struct Link {
     pub capture_bars: Arc<AtomicU32>,
     /// The host gives no song position (written by the audio thread).
     pub no_position: Arc<AtomicBool>,
+    /// Bars selected on the roll's ruler when the editor opens.
+    pub selection: Option<(u32, u32)>,
 }
 
 /// Creates the editor.
@@ -82,10 +84,15 @@ pub struct App {
     files: files::Files,
     /// Result of the last action, in plain words, and whether it failed.
     message: Option<(String, bool)>,
+    /// Generated bars selected on the roll's ruler (1-based, first and last), for *Redraw*.
+    selection: Option<(u32, u32)>,
+    /// The bar a drag on the ruler started from.
+    anchor: Option<u32>,
 }
 
 impl App {
     fn new(params: Arc<SintraParams>, link: Link) -> Self {
+        let selection = link.selection;
         Self {
             params,
             link,
@@ -96,6 +103,8 @@ impl App {
             include_clip: false,
             files: files::Files::new(),
             message: None,
+            selection,
+            anchor: None,
         }
     }
 

@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 use egui::{pos2, vec2, Align2, Color32, FontId, Rect, RichText, Sense, Stroke, Ui};
 
 use super::App;
+use crate::engine::Command;
 use crate::params::PlayMode;
 use crate::project::bar_quarters;
-use crate::roll::{self, fit_pitches, layout, View};
+use crate::roll::{self, fit_pitches, generated_bar_at, layout, Generated, View};
 
 /// One colour per track (wrapping after eight).
 const PALETTE: [Color32; 8] = [
@@ -27,8 +28,10 @@ const PALETTE: [Color32; 8] = [
 const STAGES: [Color32; 3] =
     [Color32::from_rgb(110, 170, 255), Color32::from_rgb(255, 170, 80), Color32::from_rgb(120, 220, 140)];
 
-/// Height of the bar-number strip above the roll.
-const STRIP: f32 = 18.0;
+/// Height of the ruler above the roll: bar numbers, then each generated bar's closeness.
+const STRIP: f32 = 30.0;
+/// Top of the closeness marks in the ruler.
+const MARKS_TOP: f32 = 16.0;
 
 pub fn track_colour(k: usize) -> Color32 {
     PALETTE[k % PALETTE.len()]
@@ -55,6 +58,7 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
             }
         }
         ui.checkbox(&mut app.follow, "Follow playhead");
+        redraw_buttons(app, ui);
         ui.label(RichText::new("wheel or drag: scroll · Ctrl + wheel: zoom").weak());
     });
     let avail = ui.available_size();
@@ -77,6 +81,43 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
             Color32::WHITE,
         );
     }
+}
+
+/// *Redraw* for the bars selected on the ruler, and its undo.
+fn redraw_buttons(app: &mut App, ui: &mut Ui) {
+    // While the transport plays too: the new bars replace the old ones where they play.
+    let idle =
+        !app.link.engine.shared.status.lock().is_busy() && app.link.engine.shared.info.lock().is_some();
+    let can_undo = app.link.engine.shared.project.lock().undo.is_some();
+    // Named as the roll numbers them: from the clip's first bar.
+    let clip_bars = app.link.engine.shared.project.lock().clip.as_ref().map_or(0, |c| c.bars());
+    let named = app.selection.map(|(a, b)| (a + clip_bars, b + clip_bars));
+    let (label, hint) = match named {
+        Some((a, b)) if a == b => (format!("Redraw bar {a}"), "Draws this bar again; the others stay"),
+        Some((a, b)) => (format!("Redraw bars {a}–{b}"), "Draws these bars again; the others stay"),
+        None => ("Redraw…".to_string(), "Select generated bars on the ruler above the roll first"),
+    };
+    let enabled = idle && app.selection.is_some();
+    if ui.add_enabled(enabled, egui::Button::new(label.as_str())).on_hover_text(hint).clicked() {
+        if let Some((first, last)) = app.selection {
+            match app.link.engine.send(Command::Redraw { first, last }) {
+                Ok(()) => app.say(label.replace("Redraw", "Redrawing"), false),
+                Err(e) => app.say(e, true),
+            }
+        }
+    }
+    if ui.add_enabled(idle && can_undo, egui::Button::new("Undo redraw")).clicked() {
+        if let Err(e) = app.link.engine.send(Command::UndoRedraw) {
+            app.say(e, true);
+        }
+    }
+}
+
+/// A closeness's colour on the ruler: blue far from the clip, orange near a copy.
+fn closeness_colour(c: f32) -> Color32 {
+    let t = c.clamp(0.0, 1.0);
+    let mix = |a: u8, b: u8| (a as f32 + (b as f32 - a as f32) * t) as u8;
+    Color32::from_rgb(mix(70, 250), mix(110, 150), mix(200, 60))
 }
 
 /// The playhead in roll beats, from the audio thread's position.
@@ -102,8 +143,12 @@ fn roll(app: &mut App, ui: &mut Ui, size: egui::Vec2) {
     };
     let variations = &project.variations;
     let picked = app.picked();
-    let (generated, generated_len) =
-        variations.get(picked).map_or((&[][..], 0.0), |v| (&v.notes[..], v.length));
+    let gen = variations.get(picked).map_or_else(Generated::default, |v| Generated {
+        notes: &v.notes,
+        length: v.length,
+        closeness: &v.closeness,
+    });
+    let (generated, generated_len) = (gen.notes, gen.length);
     let bar = bar_quarters(clip);
     let clip_len = clip.bars() as f64 * bar;
     let area = Rect::from_min_max(rect.min + vec2(0.0, STRIP), rect.max);
@@ -117,6 +162,11 @@ fn roll(app: &mut App, ui: &mut Ui, size: egui::Vec2) {
             Some(View { first_beat: 0.0, beats, low, high, width: area.width(), height: area.height() });
         app.fitted = signature;
     }
+    // A selection past the variation's bars is forgotten once nothing is being sampled.
+    let sampled = (generated_len / bar).round() as u32;
+    if app.selection.is_some_and(|(_, last)| last > sampled) && !shared.status.lock().is_busy() {
+        app.selection = None;
+    }
     let view = app.view.as_mut().expect("fitted above");
     (view.width, view.height) = (area.width(), area.height());
 
@@ -129,7 +179,23 @@ fn roll(app: &mut App, ui: &mut Ui, size: egui::Vec2) {
             app.follow = false;
         }
     }
-    if response.dragged() {
+    // On the ruler a click or a drag selects generated bars; below it a drag scrolls.
+    let on_ruler = ui.input(|i| i.pointer.press_origin()).is_some_and(|p| p.y < area.top());
+    let bar_at = |x: f32| generated_bar_at(clip, generated_len, view, x - area.left());
+    if on_ruler && (response.clicked() || response.drag_started()) {
+        let bar = response.interact_pointer_pos().and_then(|p| bar_at(p.x));
+        app.anchor = bar;
+        app.selection = match (bar, app.selection) {
+            (Some(b), Some(s)) if response.clicked() && s == (b, b) => None,
+            (Some(b), _) => Some((b, b)),
+            (None, _) => None,
+        };
+    } else if on_ruler && response.dragged() {
+        let bar = response.interact_pointer_pos().and_then(|p| bar_at(p.x));
+        if let (Some(a), Some(b)) = (app.anchor, bar) {
+            app.selection = Some((a.min(b), a.max(b)));
+        }
+    } else if response.dragged() {
         view.scroll(-response.drag_delta().x);
         app.follow = false;
     }
@@ -141,7 +207,7 @@ fn roll(app: &mut App, ui: &mut Ui, size: egui::Vec2) {
         }
     }
     let view = *view;
-    let roll = layout(clip, generated, &view, head);
+    let roll = layout(clip, gen, &view, head);
     let to_screen = |x: f32| area.left() + x;
     let painter = painter.with_clip_rect(rect);
 
@@ -191,6 +257,37 @@ fn roll(app: &mut App, ui: &mut Ui, size: egui::Vec2) {
             FontId::proportional(11.0),
             Color32::from_gray(160),
         );
+    }
+    // The ruler's generated bars: their closeness, and the selection across the roll.
+    let hover = response.hover_pos().filter(|p| p.y < area.top());
+    for m in &roll.marks {
+        let (x0, x1) = (to_screen(m.x), to_screen(m.x + m.w));
+        let mark =
+            Rect::from_min_max(pos2(x0 + 1.0, rect.top() + MARKS_TOP), pos2(x1 - 1.0, area.top() - 3.0));
+        if let Some(c) = m.closeness {
+            painter.rect_filled(mark, 2.0, closeness_colour(c).gamma_multiply(0.85));
+            if mark.width() > 34.0 {
+                let text = format!("{c:.2}");
+                painter.text(
+                    mark.center(),
+                    Align2::CENTER_CENTER,
+                    text,
+                    FontId::proportional(9.5),
+                    Color32::BLACK,
+                );
+            }
+            if hover.is_some_and(|p| p.x >= x0 && p.x < x1) {
+                let bar = m.bar + clip.bars();
+                let tip =
+                    format!("bar {bar}: match {c:.2} with the clip (1 = a copy); click or drag to select");
+                response.clone().on_hover_text_at_pointer(tip);
+            }
+        }
+        if app.selection.is_some_and(|(a, b)| (a..=b).contains(&m.bar)) {
+            let column = Rect::from_min_max(pos2(x0, rect.top() + MARKS_TOP), pos2(x1, area.bottom()));
+            painter.rect_filled(column, 0.0, Color32::from_rgba_unmultiplied(255, 255, 255, 18));
+            painter.rect_stroke(mark, 2.0, Stroke::new(1.5, Color32::WHITE), egui::StrokeKind::Outside);
+        }
     }
     // Notes: the clip solid, the generated bars lighter with an outline.
     for n in &roll.notes {

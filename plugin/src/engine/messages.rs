@@ -19,6 +19,8 @@ pub enum Command {
     Redraw { first: u32, last: u32 },
     /// Put back the variation as it was before the last redraw.
     UndoRedraw,
+    /// Per clip track, whether generation keeps it (saved with the project).
+    Keep { tracks: Vec<bool> },
     /// Stop the thread.
     Shutdown,
     /// Panic inside a job (tests of the recovery path).

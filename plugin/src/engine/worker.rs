@@ -184,6 +184,7 @@ impl Worker {
             }
             Command::Redraw { first, last } => self.redraw(first, last),
             Command::UndoRedraw => self.undo_redraw(),
+            Command::Keep { tracks } => self.shared.project.lock().kept = tracks,
             Command::Shutdown => {}
             #[cfg(test)]
             Command::Panic => panic!("a test asked for it"),
