@@ -14,6 +14,9 @@ pub enum CaptureMsg {
     Note { beat: f64, channel: u8, key: u8, velocity: u8 },
     /// Recording ended at this position; the host's tempo and meter.
     End { beat: f64, tempo: f64, num: u8, den: u8 },
+    /// Recording reached a bar line: every note before it has been sent. The host's tempo and
+    /// meter at the start, as `End` (the engine learns from the bars so far).
+    Bar { beat: f64, tempo: f64, num: u8, den: u8 },
 }
 
 /// Where the capture is.
@@ -177,7 +180,11 @@ impl Capture {
                     Some(p) if !self.stop => {
                         self.set_state(State::Recording { start, until, reached: p.end() });
                         let bars = ((p.beat - start) / p.beats_per_bar.max(1e-9)).floor().max(0.0) as u32 + 1;
-                        self.bars.store(bars, Ordering::Relaxed);
+                        if bars > self.bars.swap(bars, Ordering::Relaxed) {
+                            let (tempo, num, den) = self.meter;
+                            let beat = start + (bars - 1) as f64 * p.beats_per_bar;
+                            self.send(CaptureMsg::Bar { beat, tempo, num, den });
+                        }
                     }
                     _ => {
                         self.set_state(State::Idle);
@@ -256,6 +263,8 @@ mod tests {
                 CaptureMsg::Start { beat: 4.0 },
                 CaptureMsg::Note { beat: 4.5, channel: 1, key: 60, velocity: 100 },
                 CaptureMsg::Note { beat: 5.0, channel: 1, key: 60, velocity: 0 },
+                // The second bar begins: the first is complete.
+                CaptureMsg::Bar { beat: 8.0, tempo: 120.0, num: 4, den: 4 },
                 CaptureMsg::End { beat: 12.0, tempo: 120.0, num: 4, den: 4 },
             ]
         );

@@ -97,6 +97,7 @@ impl Default for SinTra {
         let shared = Shared {
             project: params.project.clone(),
             capture_overflow: capture.overflow.clone(),
+            capture_phase: capture.phase.clone(),
             ..Shared::default()
         };
         let settings = {

@@ -31,8 +31,8 @@ pub struct Variation {
     /// Length in quarter notes (whole bars).
     pub length: f64,
     /// Per bar, its match with the clip (`Generator::closeness`: 1 = a copy); empty in
-    /// projects saved before it was kept.
-    #[serde(default)]
+    /// projects saved before it was kept (and then not written, so they save as they were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub closeness: Vec<f32>,
 }
 
@@ -129,6 +129,7 @@ pub struct Project {
     /// Song position (quarter notes) where the timeline starts, if known.
     pub origin: Option<f64>,
     /// Per clip track, whether generation keeps it (its new bars are the clip's bars looped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kept: Vec<bool>,
     /// The variation (index) as it was before the last redraw, for its undo; not saved.
     #[serde(skip)]

@@ -248,6 +248,22 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         Ok(())
     }
 
+    /// Follows bars `bars` (0-based) of `clip`, a clip on the model's tracks and meter: each is
+    /// taken as if drawn, its groups the model lacks as their nearest ones. `new`: they are
+    /// new bars (drawn by another model), which kept tracks count; else the clip's own bars
+    /// beyond what this model learned.
+    pub fn follow_clip(&mut self, clip: &Clip, bars: Range<u32>, new: bool) -> Result<()> {
+        let tokens = keep::bar_tokens(clip, bars.end, &self.dict);
+        let counted = self.bars_out;
+        for bar in &tokens[bars.start as usize..] {
+            self.follow(bar)?;
+        }
+        if !new {
+            self.bars_out = counted;
+        }
+        Ok(())
+    }
+
     /// The next bar drawn must lead into `next` (per track, tokens of the model's dictionary at
     /// the finest resolution): its choice weighs how likely the first stage finds `next` after
     /// each candidate (`Chooser::pick`). For the last of bars drawn again between kept ones.

@@ -139,6 +139,14 @@ pub fn encode_bars(clip: &Clip, bars: u32) -> Encoded {
     Encoded { dict, rolls, steps }
 }
 
+/// Encodes `clip` over `bars` bars with `dict`, adding the groups it lacks after its own (so
+/// its tokens keep their meaning: a model trained on part of the clip goes on from there).
+pub fn encode_extending(clip: &Clip, bars: u32, mut dict: Dictionary) -> Encoded {
+    dict.token(0, 0);
+    let (rolls, steps) = encode_rolls(clip, bars, &mut |group, restruck| dict.token(group, restruck));
+    Encoded { dict, rolls, steps }
+}
+
 /// Encodes `clip` (a model's own) over `bars` bars with the model's dictionary `dict`: a
 /// dictionary stored before re-strikes existed has none, and its tokens stand for the
 /// sounding groups alone.

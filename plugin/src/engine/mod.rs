@@ -17,7 +17,7 @@ mod worker;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -61,6 +61,8 @@ pub struct Shared {
     pub generate_request: Arc<AtomicBool>,
     /// Capture messages the audio thread could not queue (counted there, reported here).
     pub capture_overflow: Arc<AtomicU32>,
+    /// The capture's state (`capture::IDLE`, `ARMED`, `RECORDING`), written by the audio thread.
+    pub capture_phase: Arc<AtomicU8>,
 }
 
 impl Shared {

@@ -12,15 +12,21 @@ use sintra_core::device::{select, DeviceChoice};
 use sintra_core::generate::{Generator, Kept};
 use sintra_core::model::Preset;
 use sintra_core::model_file::SintraModel;
-use sintra_core::train::{default_threads, total_parameters, train, TrainOptions};
+use sintra_core::train::{default_threads, total_parameters, train_from, TrainOptions};
 
-use super::redraw::redraw_variation;
+use super::redraw::{as_clip, redraw_variation};
 use super::{
     clip_from_capture, BarDecoder, Command, EngineEvent, Listener, ModelInfo, PlayMsg, Settings, Shared,
     Status,
 };
-use crate::capture::CaptureMsg;
+use crate::capture::{CaptureMsg, RECORDING};
 use crate::project::{ModelBytes, Variation, MAX_SAVED_BARS};
+
+/// Bars of variation 1 sampled at a capture's end from the model of its bars so far, while the
+/// clip's own training runs (8 s at 120 BPM in 4/4).
+const EARLY_BARS: usize = 4;
+/// A capture is learned while it goes on once it has this many bars.
+const PRETRAIN_FROM: u32 = 3;
 
 /// Redraws draw from seeds this far past the variations' own.
 const REDRAW_SEEDS: u64 = 1 << 20;
@@ -60,6 +66,14 @@ pub(super) struct Worker {
     endless: Option<Run>,
     /// Redraws so far: each draws with a seed of its own.
     redraws: u64,
+    /// The capture under way's last bar line (`CaptureMsg::Bar`): what has been recorded.
+    bar_line: Option<CaptureMsg>,
+    /// A model of the capture under way's bars so far (`pretrain`) and how many bars it learned:
+    /// the first bars play from it, and the clip's training starts from it.
+    warm: Option<(Arc<SintraModel>, u32)>,
+    /// Bars of variation 1 sampled from `warm` at the capture's end (with the state load they
+    /// belong to): `generate` goes on from them.
+    early: Option<(u64, usize)>,
 }
 
 /// What a job started under, to tell when it must stop early.
@@ -132,6 +146,9 @@ impl Worker {
             loads: 0,
             endless: None,
             redraws: 0,
+            bar_line: None,
+            warm: None,
+            early: None,
         }
     }
 
@@ -161,6 +178,9 @@ impl Worker {
             }
             if self.poll_capture() && (self.settings)().auto_train && self.shared.begin_job() {
                 self.guarded(|w| w.train(true));
+                self.shared.busy.store(false, Ordering::SeqCst);
+            } else if self.wants_pretraining() && self.shared.begin_job() {
+                self.guarded(Self::pretrain);
                 self.shared.busy.store(false, Ordering::SeqCst);
             }
             self.guarded(Self::apply_pick);
@@ -250,7 +270,9 @@ impl Worker {
                 CaptureMsg::Start { .. } => {
                     self.pending.clear();
                     self.pending.push(msg);
+                    (self.bar_line, self.warm) = (None, None);
                 }
+                CaptureMsg::Bar { .. } => self.bar_line = Some(msg),
                 CaptureMsg::Note { .. } => self.pending.push(msg),
                 CaptureMsg::End { .. } => {
                     self.pending.push(msg);
@@ -269,10 +291,49 @@ impl Worker {
                         Err(e) => self.set(Status::Error(e)),
                     }
                     self.pending.clear();
+                    self.bar_line = None;
                 }
             }
         }
         ended
+    }
+
+    /// Whether the capture under way has bars the warm model has not learned (two or more
+    /// since, or its first three), and clips are trained as they arrive.
+    fn wants_pretraining(&self) -> bool {
+        let Some(CaptureMsg::Bar { beat, num, den, .. }) = self.bar_line else { return false };
+        let Some(&CaptureMsg::Start { beat: start }) = self.pending.first() else { return false };
+        let bars = ((beat - start) / (num as f64 * 4.0 / den.max(1) as f64)).round() as u32;
+        let learned = self.warm.as_ref().map_or(0, |w| w.1);
+        bars >= PRETRAIN_FROM.max(learned + 2) && (self.settings)().auto_train
+    }
+
+    /// Learns the capture's bars so far while it goes on (from the last such model), so that
+    /// at its end the first bars play at once and the clip's training starts near its end.
+    /// Stops, keeping the model before, when the capture ends or anything else stops the job.
+    fn pretrain(&mut self) {
+        let Some(CaptureMsg::Bar { beat, tempo, num, den }) = self.bar_line else { return };
+        let mut msgs = self.pending.clone();
+        msgs.push(CaptureMsg::End { beat, tempo, num, den });
+        let Ok(clip) = clip_from_capture(&msgs) else { return };
+        if clip.check_length().is_err() || clip.bars() < 2 {
+            return;
+        }
+        let job = self.job();
+        let opts = TrainOptions { preset: Preset::Default, threads: default_threads(), ..Default::default() };
+        let (device, _) = self.device();
+        let (shared, stop) = (self.shared.clone(), AtomicBool::new(false));
+        let warm = self.warm.as_ref().map(|w| w.0.clone());
+        let bars = clip.bars();
+        let result = train_from(&clip, bars, &opts, warm.as_deref(), &device, &stop, &mut |_| {
+            if job.stopped(&shared) || shared.capture_phase.load(Ordering::Relaxed) != RECORDING {
+                stop.store(true, Ordering::SeqCst);
+            }
+        });
+        if let Ok((model, _)) = result {
+            nice_plug::nice_log!("SinTra: learned the capture's first {bars} bars while it goes on");
+            self.warm = Some((Arc::new(model), bars));
+        }
     }
 
     /// Takes the project the host loaded (all of it, at once): its notes go to the audio
@@ -324,9 +385,15 @@ impl Worker {
         let opts = TrainOptions { preset: Preset::Default, threads: default_threads(), ..Default::default() };
         let (shared, listener) = (self.shared.clone(), self.listener.clone());
         let start = Instant::now();
+        // A model of the capture's bars so far: the first bars play from it at once, and the
+        // clip's training starts from it.
+        let warm = self.warm.take().map(|w| w.0).filter(|w| same_tracks(&w.meta.clip, &clip));
+        if let (true, Some(w)) = (generate, &warm) {
+            self.early_bars(w, &clip, job);
+        }
         let (device, name) = self.device();
         let stop = AtomicBool::new(false);
-        let result = train(&clip, clip.bars(), &opts, &device, &stop, &mut |p| {
+        let result = train_from(&clip, clip.bars(), &opts, warm.as_deref(), &device, &stop, &mut |p| {
             let (stage, stages, epoch, loss, seconds) =
                 (p.stage + 1, p.stages, p.epoch, p.loss, p.elapsed.as_secs_f64());
             if epoch == 1 {
@@ -380,27 +447,40 @@ impl Worker {
         let job = self.job();
         // Endless mode keeps extending one stream: one variation.
         let count = if settings.endless { 1 } else { settings.variations.max(1) };
-        {
-            let mut p = self.shared.project.lock();
-            if self.shared.project.loads() != job.loads {
-                return;
+        // Bars of variation 1 that already play (`early_bars`): it goes on from them.
+        let early = self.early.take().filter(|&(loads, _)| loads == job.loads).map_or(0, |e| e.1);
+        if early == 0 {
+            {
+                let mut p = self.shared.project.lock();
+                if self.shared.project.loads() != job.loads {
+                    return;
+                }
+                p.variations.clear();
             }
-            p.variations.clear();
+            self.shared.project.set_picked(0);
+            self.push(PlayMsg::Clear { loads: job.loads });
         }
-        self.shared.project.set_picked(0);
-        self.push(PlayMsg::Clear { loads: job.loads });
         (self.playing, self.complete) = (Some(0), 0);
         let keep = self.kept(&model);
         for v in 0..count {
             let mut options = settings.options.clone();
             options.seed = options.seed.wrapping_add(v as u64);
             options.keep.clone_from(&keep);
-            let mut run = match self.run_for(&model, options, v, job) {
+            let first = if v == 0 { early.min(settings.bars) } else { 0 };
+            let run = self.run_for(&model, options, v, job).and_then(|mut run| {
+                if first > 0 {
+                    self.go_on_from(&mut run, &model, first)?;
+                }
+                Ok(run)
+            });
+            let mut run = match run {
                 Ok(run) => run,
                 Err(e) => return self.set(Status::Error(format!("sampling failed: {e}"))),
             };
-            self.shared.project.variations().push(Variation::default());
-            for i in 0..settings.bars {
+            if first == 0 {
+                self.shared.project.variations().push(Variation::default());
+            }
+            for i in first..settings.bars {
                 if job.stopped(&self.shared) {
                     if job.cancelled(&self.shared) {
                         self.set(Status::Ready);
@@ -431,6 +511,56 @@ impl Worker {
         }
         nice_plug::nice_log!("SinTra: generated {count} variations of {} bars", settings.bars);
         self.set(Status::Ready);
+    }
+
+    /// At a capture's end, before its training: the first bars of variation 1 from the model
+    /// of its bars so far (`warm`), following the clip's bars it has not learned, streamed at
+    /// once; `generate` goes on from them with the clip's own model.
+    fn early_bars(&mut self, warm: &Arc<SintraModel>, clip: &sintra_core::Clip, job: Job) {
+        let settings = (self.settings)();
+        let bars = settings.bars.min(EARLY_BARS);
+        let mut options = settings.options.clone();
+        let kept = self.shared.project.lock().kept_tracks();
+        if kept.iter().any(|&k| k) && !kept.iter().all(|&k| k) {
+            options.keep = Some(Kept { tracks: kept, source: clip.clone() });
+        }
+        let mut run = match self.run_for(warm, options, 0, job) {
+            Ok(run) => run,
+            Err(_) => return,
+        };
+        let learned = warm.meta.bars;
+        if self.sample(|| run.gen.follow_clip(clip, learned..clip.bars(), false)).is_err() {
+            return;
+        }
+        {
+            let mut p = self.shared.project.lock();
+            if self.shared.project.loads() != job.loads {
+                return;
+            }
+            p.variations.clear();
+            p.variations.push(Variation::default());
+        }
+        self.shared.project.set_picked(0);
+        self.push(PlayMsg::Clear { loads: job.loads });
+        (self.playing, self.complete) = (Some(0), 0);
+        for i in 0..bars {
+            if self.next_bar(&mut run, i + 1 == bars).is_err() {
+                return;
+            }
+        }
+        nice_plug::nice_log!("SinTra: the first {bars} bars play, from the capture's first {learned} bars");
+        self.early = Some((job.loads, bars));
+    }
+
+    /// `run` (of the clip's model) goes on after the first `bars` bars of its variation, which
+    /// another model drew (`early_bars`).
+    fn go_on_from(&self, run: &mut Run, model: &SintraModel, bars: usize) -> candle_core::Result<()> {
+        let Some(v) = self.shared.project.variations().get(run.variation).cloned() else { return Ok(()) };
+        let drawn = as_clip(model, &v);
+        self.sample(|| run.gen.follow_clip(&drawn, 0..bars as u32, true))?;
+        run.length = v.length;
+        run.decoder.jump((v.length * 4.0).round() as u32);
+        Ok(())
     }
 
     /// The tracks the editor keeps, for `model` (none when every track or none is kept).
@@ -630,4 +760,11 @@ impl Worker {
             }
         }
     }
+}
+
+/// Whether two clips have the same tracks (MIDI channels) and bar length: a model of one can
+/// start training on the other.
+fn same_tracks(a: &sintra_core::Clip, b: &sintra_core::Clip) -> bool {
+    let channels = |c: &sintra_core::Clip| c.tracks.iter().map(|t| t.channel).collect::<Vec<_>>();
+    channels(a) == channels(b) && a.meta.steps_per_bar() == b.meta.steps_per_bar()
 }

@@ -5,9 +5,9 @@ use std::sync::atomic::AtomicBool;
 
 use crate::generate::with_one_maths_thread;
 use candle_core::Device;
-use sintra_core::generate::{generate, GenerateError, GenerateOptions};
+use sintra_core::generate::{generate, GenerateError, GenerateOptions, Generator};
 use sintra_core::model::Preset;
-use sintra_core::train::{total_parameters, train, TrainOptions};
+use sintra_core::train::{total_parameters, train, train_from, TrainOptions};
 use sintra_core::{Clip, FileError};
 
 /// Peak resident memory of this process in MiB (Linux), after resetting it with `reset`.
@@ -99,6 +99,37 @@ pub fn run(
             preset.name(),
             total,
             if all { "reach 0.01" } else { "the epoch limit" }
+        );
+    }
+    first_bar(file, &clip, n, threads)?;
+    Ok(())
+}
+
+/// The time from a capture's end to its first new bar, as the plugin goes (default preset,
+/// training to 0.01, then one bar sampled): cold, and warm from a model trained on the bars
+/// before the last while the capture ran (which the plugin does as the bars come in).
+fn first_bar(file: &Path, clip: &Clip, bars: u32, threads: usize) -> Result<(), FileError> {
+    let err = |e: String| FileError::new(file, e);
+    let opts = TrainOptions { threads, ..Default::default() };
+    let cancel = AtomicBool::new(false);
+    let earlier = clip.select_bars(1, bars - 1).map_err(err)?;
+    let (warm, _) = train(&earlier, bars - 1, &opts, &Device::Cpu, &cancel, &mut |_| {})
+        .map_err(|e| err(e.to_string()))?;
+    for (name, from) in [("cold", None), ("warm", Some(&warm))] {
+        let t = std::time::Instant::now();
+        let (model, reports) = train_from(clip, bars, &opts, from, &Device::Cpu, &cancel, &mut |_| {})
+            .map_err(|e| err(e.to_string()))?;
+        let trained = t.elapsed().as_secs_f64();
+        with_one_maths_thread(|| {
+            let mut gen = Generator::new(&model, GenerateOptions::default())?;
+            gen.next_bar()
+        })
+        .map_err(|e| err(e.to_string()))?;
+        let epochs: Vec<String> = reports.iter().map(|r| r.epochs.to_string()).collect();
+        println!(
+            "first new bar, {name}: {:.2} s ({trained:.2} s training, epochs {})",
+            t.elapsed().as_secs_f64(),
+            epochs.join(" / ")
         );
     }
     Ok(())
