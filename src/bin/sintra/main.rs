@@ -134,6 +134,9 @@ enum Command {
         /// Presets to measure.
         #[arg(long, value_enum, value_delimiter = ',', default_value = "default,paper")]
         presets: Vec<sintra_core::model::Preset>,
+        /// Bars of the clip (1-based, inclusive).
+        #[arg(long, value_parser = train::parse_bars, default_value = "1:12")]
+        bars: (u32, u32),
     },
     /// Learn a clip with the three-stage pyramid and save the model.
     Train {
@@ -181,8 +184,8 @@ fn main() -> ExitCode {
             };
             eval::run(&reference, candidates, ref_bars, json)
         }
-        Command::Bench { file, threads, max_epochs, presets } => match clip_or_bundled(file) {
-            Ok((path, clip)) => bench::run(&path, clip, (1, 12), &presets, threads, max_epochs),
+        Command::Bench { file, threads, max_epochs, presets, bars } => match clip_or_bundled(file) {
+            Ok((path, clip)) => bench::run(&path, clip, bars, &presets, threads, max_epochs),
             Err(e) => Err(e),
         },
         Command::Train { file, opts, out, json } => train::run(&file, &opts, out, json),
