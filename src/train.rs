@@ -174,12 +174,13 @@ pub fn train_from(
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| TrainError::Clip(format!("cannot start {} threads: {e}", opts.threads)))?;
-    let warm = warm.filter(|w| fits(w, clip, opts));
+    let warm = warm.filter(|w| warm_fits(w, clip, opts));
     pool.install(|| train_in_pool(clip, bars, opts, warm, device, cancel, progress))
 }
 
-/// Whether `warm` can start training on `clip` with `opts`: the same sizes, stages and tracks.
-fn fits(warm: &SintraModel, clip: &Clip, opts: &TrainOptions) -> bool {
+/// Whether `warm` can start training on `clip` with `opts` ([`train_from`]): the same sizes,
+/// stages, tracks (MIDI channels) and bar length.
+pub fn warm_fits(warm: &SintraModel, clip: &Clip, opts: &TrainOptions) -> bool {
     let m = &warm.meta;
     let res: Vec<Resolution> = warm.stages.iter().map(|s| s.resolution).collect();
     let channels = |c: &Clip| c.tracks.iter().map(|t| t.channel).collect::<Vec<_>>();

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use clack_host::prelude::PluginEntry;
-use common::clap::{assert_closed, project, state_json, In, Out, Session, Tx, SR};
+use common::clap::{assert_closed, input_blocks, project, state_json, In, Out, Session, Tx, SR};
 use sintra_core::clip::Clip;
 
 const FRAMES: u32 = 480;
@@ -21,28 +21,10 @@ fn entry() -> PluginEntry {
     unsafe { PluginEntry::load(&path) }.expect("loading sintra.clap")
 }
 
-/// The chorale's first `beats` quarter notes as input, per block from song position `at`.
-fn chorale(at: f64, beats: f64) -> Vec<Vec<In>> {
+/// The chorale's first `beats` quarter notes as input, per block from beat 0.
+fn chorale(beats: f64) -> Vec<Vec<In>> {
     let clip = sintra_core::read_clip(&common::midi("bwv227-1_4track_ts44.mid")).unwrap();
-    let mut blocks = vec![Vec::new(); (beats / STEP).round() as usize];
-    for t in &clip.tracks {
-        for n in t.notes.iter().filter(|n| (n.start as f64) < beats * 4.0) {
-            let end = (n.end as f64 / 4.0).min(beats - STEP / 2.0);
-            for (beat, on) in [(n.start as f64 / 4.0, true), (end, false)] {
-                let i = (beat / STEP).floor() as usize;
-                let time =
-                    ((beat - i as f64 * STEP) / STEP * FRAMES as f64).round().min(FRAMES as f64 - 1.0) as u32;
-                let (channel, key) = (t.channel, n.pitch);
-                blocks[i].push(if on {
-                    In::On { time, channel, key }
-                } else {
-                    In::Off { time, channel, key }
-                });
-            }
-        }
-    }
-    let _ = at;
-    blocks
+    input_blocks(&clip, beats, FRAMES)
 }
 
 /// The clip a state saved.
@@ -60,7 +42,7 @@ fn captures_inside_a_host_loop_trains_and_plays_in_time() {
 
     // The host loops bars 1-4 while the chorale plays in: the capture ends at the loop's end
     // and the second pass is not recorded over the first.
-    let input = chorale(0.0, 16.0);
+    let input = chorale(16.0);
     for pass in 0..2 {
         let mut beat = 0.0;
         for events in &input {
@@ -138,7 +120,7 @@ fn a_stop_that_returns_to_the_start_keeps_what_was_played() {
     // A 3/4 bar opens the song, so the 4/4 bar lines fall on beats 3, 7, 11, 15...: play two
     // bars from beat 7, then stop; the host returns to the start in the stopping block.
     let mut beat = 7.0;
-    for events in chorale(7.0, 8.0) {
+    for events in chorale(8.0) {
         let tx = Tx { bars_from: 3.0, ..Tx::at(beat, true) };
         assert!(s.block(&tx, FRAMES, &events).is_empty());
         beat += STEP;

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use clack_host::prelude::PluginEntry;
-use common::clap::{assert_closed, In, Out, Session, Tx, SR};
+use common::clap::{assert_closed, input_blocks, Out, Session, Tx, SR};
 
 /// 10 ms blocks.
 const FRAMES: u32 = 480;
@@ -30,23 +30,7 @@ fn first_note_after_capture(entry: &PluginEntry, file: &str) -> f64 {
     let clip = sintra_core::read_clip(&common::midi(file)).unwrap().select_bars(1, BARS).unwrap();
     let bar = clip.meta.steps_per_bar() as f64 / 4.0;
     let end = BARS as f64 * bar;
-    let mut input = vec![Vec::new(); (end / STEP).round() as usize];
-    for t in &clip.tracks {
-        for n in &t.notes {
-            let stop = (n.end as f64 / 4.0).min(end - STEP / 2.0);
-            for (beat, on) in [(n.start as f64 / 4.0, true), (stop, false)] {
-                let i = ((beat / STEP).floor() as usize).min(input.len() - 1);
-                let time =
-                    ((beat - i as f64 * STEP) / STEP * FRAMES as f64).round().min(FRAMES as f64 - 1.0) as u32;
-                let (channel, key) = (t.channel, n.pitch);
-                input[i].push(if on {
-                    In::On { time, channel, key }
-                } else {
-                    In::Off { time, channel, key }
-                });
-            }
-        }
-    }
+    let input = input_blocks(&clip, end, FRAMES);
     let mut s = Session::new(entry);
     // Capture bars 2..64 and bars to generate 1..128 count steps from their minimum.
     s.set(&[("MIDI thru", 0.0), ("Capture bars", (BARS - 2) as f64), ("Bars to generate", 7.0)]);

@@ -343,3 +343,27 @@ pub fn assert_closed(outs: &[Out]) {
 pub fn notes(outs: &[Out]) -> Vec<(i16, i16, bool)> {
     outs.iter().filter_map(Out::note).collect()
 }
+
+/// The notes of `clip`'s first `beats` quarter notes as input events, per block of `frames` at
+/// 120 BPM from beat 0; notes still held at `beats` end half a block before it.
+pub fn input_blocks(clip: &sintra_core::Clip, beats: f64, frames: u32) -> Vec<Vec<In>> {
+    let step = frames as f64 / SR * 2.0;
+    let mut blocks = vec![Vec::new(); (beats / step).round() as usize];
+    for t in &clip.tracks {
+        for n in t.notes.iter().filter(|n| (n.start as f64) < beats * 4.0) {
+            let end = (n.end as f64 / 4.0).min(beats - step / 2.0);
+            for (beat, on) in [(n.start as f64 / 4.0, true), (end, false)] {
+                let i = ((beat / step).floor() as usize).min(blocks.len() - 1);
+                let time =
+                    ((beat - i as f64 * step) / step * frames as f64).round().min(frames as f64 - 1.0) as u32;
+                let (channel, key) = (t.channel, n.pitch);
+                blocks[i].push(if on {
+                    In::On { time, channel, key }
+                } else {
+                    In::Off { time, channel, key }
+                });
+            }
+        }
+    }
+    blocks
+}

@@ -12,7 +12,7 @@ use sintra_core::device::{select, DeviceChoice};
 use sintra_core::generate::{Generator, Kept};
 use sintra_core::model::Preset;
 use sintra_core::model_file::SintraModel;
-use sintra_core::train::{default_threads, total_parameters, train_from, TrainOptions};
+use sintra_core::train::{default_threads, total_parameters, train_from, warm_fits, TrainOptions};
 
 use super::redraw::{as_clip, redraw_variation};
 use super::{
@@ -387,7 +387,7 @@ impl Worker {
         let start = Instant::now();
         // A model of the capture's bars so far: the first bars play from it at once, and the
         // clip's training starts from it.
-        let warm = self.warm.take().map(|w| w.0).filter(|w| same_tracks(&w.meta.clip, &clip));
+        let warm = self.warm.take().map(|w| w.0).filter(|w| warm_fits(w, &clip, &opts));
         if let (true, Some(w)) = (generate, &warm) {
             self.early_bars(w, &clip, job);
         }
@@ -760,11 +760,4 @@ impl Worker {
             }
         }
     }
-}
-
-/// Whether two clips have the same tracks (MIDI channels) and bar length: a model of one can
-/// start training on the other.
-fn same_tracks(a: &sintra_core::Clip, b: &sintra_core::Clip) -> bool {
-    let channels = |c: &sintra_core::Clip| c.tracks.iter().map(|t| t.channel).collect::<Vec<_>>();
-    channels(a) == channels(b) && a.meta.steps_per_bar() == b.meta.steps_per_bar()
 }
