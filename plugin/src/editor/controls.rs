@@ -202,10 +202,8 @@ fn legend(app: &mut App, ui: &mut Ui) {
         );
     }
     if kept != before {
-        // Through the engine, in order with a clip loading (which resets what is kept).
-        if let Err(e) = app.link.engine.send(Command::Keep { tracks: kept }) {
-            app.say(e, true);
-        }
+        // At once, even while a job runs (a command would wait for it); the next job reads it.
+        project.lock().kept = kept;
     }
 }
 

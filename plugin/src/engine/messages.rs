@@ -19,7 +19,8 @@ pub enum Command {
     Redraw { first: u32, last: u32 },
     /// Put back the variation as it was before the last redraw.
     UndoRedraw,
-    /// Per clip track, whether generation keeps it (saved with the project).
+    /// Per clip track, whether generation keeps it (saved with the project). In order with
+    /// `LoadClip`, which clears it (the standalone's `--keep`; the editor sets it directly).
     Keep { tracks: Vec<bool> },
     /// Stop the thread.
     Shutdown,
