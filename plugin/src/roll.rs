@@ -160,6 +160,13 @@ pub fn layout(clip: &Clip, gen: Generated, view: &View, playhead: Option<f64>) -
     roll
 }
 
+/// The ruler's selection once the variation that plays is `now` quarter notes long, having been
+/// `before`: a new set of variations (or a shorter one picked) forgets it; a variation that
+/// grows as it is sampled keeps it, also where it reaches bars not sampled yet.
+pub fn selection_after(selection: Option<(u32, u32)>, before: f64, now: f64) -> Option<(u32, u32)> {
+    selection.filter(|_| now >= before)
+}
+
 /// The generated bar (1-based) under `x` points, if any: the ruler's selection.
 pub fn generated_bar_at(clip: &Clip, length: f64, view: &View, x: f32) -> Option<u32> {
     let spb = clip.meta.steps_per_bar() as f64 / 4.0;
@@ -259,6 +266,17 @@ mod tests {
         assert_eq!((at(100.0), at(450.0), at(799.0)), (None, Some(1), Some(1)));
         assert_eq!((at(0.0), generated_bar_at(&clip(), 8.0, &wide, 450.0)), (None, Some(2)));
         assert_eq!(generated_bar_at(&clip(), 8.0, &wide, 790.0), None);
+    }
+
+    #[test]
+    fn a_selection_lasts_while_its_variation_grows() {
+        // Bars 5-8 selected while the first 2 bars are sampled: kept as bars come in (also in
+        // the moment between training and the first bar), forgotten by a new set.
+        let sel = Some((5, 8));
+        assert_eq!(selection_after(sel, 0.0, 0.0), sel);
+        assert_eq!(selection_after(sel, 0.0, 8.0), sel);
+        assert_eq!(selection_after(sel, 8.0, 64.0), sel);
+        assert_eq!(selection_after(sel, 64.0, 4.0), None);
     }
 
     #[test]

@@ -88,6 +88,10 @@ pub struct App {
     selection: Option<(u32, u32)>,
     /// The bar a drag on the ruler started from.
     anchor: Option<u32>,
+    /// Length (quarter notes) of the variation the selection was made in, as last painted.
+    selected_in: f64,
+    /// Bars of the variation that plays sampled so far, as last painted.
+    sampled_bars: u32,
 }
 
 impl App {
@@ -105,6 +109,8 @@ impl App {
             message: None,
             selection,
             anchor: None,
+            selected_in: 0.0,
+            sampled_bars: 0,
         }
     }
 

@@ -97,7 +97,7 @@ fn redraw_buttons(app: &mut App, ui: &mut Ui) {
         Some((a, b)) => (format!("Redraw bars {a}–{b}"), "Draws these bars again; the others stay"),
         None => ("Redraw…".to_string(), "Select generated bars on the ruler above the roll first"),
     };
-    let enabled = idle && app.selection.is_some();
+    let enabled = idle && app.selection.is_some_and(|(_, last)| last <= app.sampled_bars);
     if ui.add_enabled(enabled, egui::Button::new(label.as_str())).on_hover_text(hint).clicked() {
         if let Some((first, last)) = app.selection {
             match app.link.engine.send(Command::Redraw { first, last }) {
@@ -162,11 +162,9 @@ fn roll(app: &mut App, ui: &mut Ui, size: egui::Vec2) {
             Some(View { first_beat: 0.0, beats, low, high, width: area.width(), height: area.height() });
         app.fitted = signature;
     }
-    // A selection past the variation's bars is forgotten once nothing is being sampled.
-    let sampled = (generated_len / bar).round() as u32;
-    if app.selection.is_some_and(|(_, last)| last > sampled) && !shared.status.lock().is_busy() {
-        app.selection = None;
-    }
+    app.selection = roll::selection_after(app.selection, app.selected_in, generated_len);
+    app.selected_in = generated_len;
+    app.sampled_bars = (generated_len / bar).round() as u32;
     let view = app.view.as_mut().expect("fitted above");
     (view.width, view.height) = (area.width(), area.height());
 
