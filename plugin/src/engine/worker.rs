@@ -461,7 +461,7 @@ impl Worker {
             self.push(PlayMsg::Clear { loads: job.loads });
         }
         (self.playing, self.complete) = (Some(0), 0);
-        let keep = self.kept(&model);
+        let keep = self.kept(&model.meta.clip);
         for v in 0..count {
             let mut options = settings.options.clone();
             options.seed = options.seed.wrapping_add(v as u64);
@@ -520,10 +520,7 @@ impl Worker {
         let settings = (self.settings)();
         let bars = settings.bars.min(EARLY_BARS);
         let mut options = settings.options.clone();
-        let kept = self.shared.project.lock().kept_tracks();
-        if kept.iter().any(|&k| k) && !kept.iter().all(|&k| k) {
-            options.keep = Some(Kept { tracks: kept, source: clip.clone() });
-        }
+        options.keep = self.kept(clip);
         let mut run = match self.run_for(warm, options, 0, job) {
             Ok(run) => run,
             Err(_) => return,
@@ -563,11 +560,12 @@ impl Worker {
         Ok(())
     }
 
-    /// The tracks the editor keeps, for `model` (none when every track or none is kept).
-    fn kept(&self, model: &SintraModel) -> Option<Kept> {
+    /// The tracks the editor keeps, their bars from `clip` (none when every track or none is
+    /// kept, or the tracks are not `clip`'s).
+    fn kept(&self, clip: &sintra_core::Clip) -> Option<Kept> {
         let kept = self.shared.project.lock().kept_tracks();
         let some = kept.iter().any(|&k| k) && !kept.iter().all(|&k| k);
-        (some && kept.len() == model.meta.clip.tracks.len()).then(|| Kept::clip_bars(&model.meta, kept))
+        (some && kept.len() == clip.tracks.len()).then(|| Kept { tracks: kept, source: clip.clone() })
     }
 
     /// Draws bars `first..=last` of the variation that plays again; the old one is kept for
@@ -584,7 +582,7 @@ impl Worker {
         let mut options = (self.settings)().options;
         self.redraws += 1;
         options.seed = options.seed.wrapping_add(REDRAW_SEEDS).wrapping_add(self.redraws);
-        options.keep = self.kept(&model);
+        options.keep = self.kept(&model.meta.clip);
         let of = (last + 1).saturating_sub(first) as usize;
         self.set(Status::Generating { variation: picked + 1, variations: 1, done: 0, of });
         let new = match self.sample(|| redraw_variation(&model, &options, &old, (first, last))) {
@@ -737,7 +735,7 @@ impl Worker {
         let length = self.shared.project.variations().get(k)?.length;
         let mut options = (self.settings)().options;
         options.seed = options.seed.wrapping_add(k as u64).wrapping_add(length as u64);
-        options.keep = self.kept(&model);
+        options.keep = self.kept(&model.meta.clip);
         let mut run = self.run_for(&model, options, k, self.job()).ok()?;
         run.length = length;
         run.decoder.jump((length * 4.0).round() as u32);
