@@ -11,7 +11,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::Serialize;
 
-use crate::clip::{Clip, Meta, Note, Track};
+use crate::clip::{Clip, Meta, Note, Track, TICKS_PER_QUARTER};
+use crate::grid::ON_GRID_TICKS;
 use crate::pitch_group::{encode, Group};
 
 /// A generated bar is a near copy when at least this share of its cells equals a reference
@@ -47,6 +48,9 @@ pub struct ClipStats {
     pub velocity_spread: f64,
     /// The standard deviation of note-on velocities per track (0 for a track without notes).
     pub velocity_spread_tracks: Vec<f64>,
+    /// Share of onsets (nudges included) more than a 48th of a beat (10 ticks at 480) from a
+    /// straight 16th: swing, triplets and human timing.
+    pub off_grid: f64,
 }
 
 /// A generated clip against the reference.
@@ -75,6 +79,9 @@ pub struct Comparison {
     pub shifted_match: f64,
     /// Share of generated bars whose `shifted_match` is at least [`NEAR_COPY`].
     pub shifted_copies: f64,
+    /// Jensen-Shannon divergence (bits, 0..1) between where onsets fall inside the quarter
+    /// note, generated against reference, in 48 bins a quarter (`beat_histogram`): the feel.
+    pub beat_js: f64,
     /// The generated clip's own statistics.
     pub stats: ClipStats,
 }
@@ -134,7 +141,41 @@ impl Grid {
 
 /// Steps in one beat of the meter's beat unit (a quarter in 4/4, an eighth in 6/8).
 fn beat_steps(meta: &Meta) -> usize {
-    (16 / meta.time_sig.den.max(1) as usize).max(1)
+    (meta.grid.steps_per_quarter() as usize * 4 / meta.time_sig.den.max(1) as usize).max(1)
+}
+
+/// Bins a quarter note of [`beat_histogram`]: 10 ticks at 480, each centred on its 48th.
+const BEAT_BINS: u64 = 48;
+
+/// Where the onsets (nudges included) fall inside the quarter note, as shares of
+/// [`BEAT_BINS`] bins centred on the 48ths (a note a few ticks early counts at its 48th).
+pub fn beat_histogram(clip: &Clip) -> Vec<f64> {
+    let bin = TICKS_PER_QUARTER as u64 / BEAT_BINS;
+    let mut h = vec![0.0; BEAT_BINS as usize];
+    for t in clip.onset_ticks() {
+        h[((t + bin / 2) / bin % BEAT_BINS) as usize] += 1.0;
+    }
+    let total: f64 = h.iter().sum();
+    h.iter_mut().for_each(|x| *x /= total.max(1.0));
+    h
+}
+
+/// Share of onsets more than a 48th of a beat from a straight 16th.
+fn off_straight_grid(clip: &Clip) -> f64 {
+    let sixteenth = TICKS_PER_QUARTER as u64 / 4;
+    let off = |t: u64| (t % sixteenth).min(sixteenth - t % sixteenth) > ON_GRID_TICKS as u64;
+    let (mut n, mut count) = (0, 0);
+    for t in clip.onset_ticks() {
+        n += 1;
+        count += usize::from(off(t));
+    }
+    share(count, n)
+}
+
+/// Jensen-Shannon divergence in bits of two aligned probability vectors.
+fn js_bits(p: &[f64], q: &[f64]) -> f64 {
+    let m: Vec<f64> = p.iter().zip(q).map(|(a, b)| (a + b) / 2.0).collect();
+    0.5 * kl_bits(p, &m) + 0.5 * kl_bits(q, &m)
 }
 
 /// The pitch classes of a group as a 12-bit mask (bit 0 = C).
@@ -448,6 +489,7 @@ pub fn clip_stats(clip: &Clip) -> ClipStats {
             with_notes.iter().sum::<f64>() / with_notes.len() as f64
         },
         velocity_spread_tracks,
+        off_grid: off_straight_grid(clip),
     }
 }
 
@@ -464,9 +506,7 @@ pub fn compare(reference: &Clip, generated: &Clip) -> Comparison {
         types.iter().map(|t| (h.get(t).copied().unwrap_or(0.0) + alpha) / total).collect::<Vec<f64>>()
     };
     let kl = kl_bits(&probs(&hg, 1.0), &probs(&hr, 1.0));
-    let (p, q) = (probs(&hg, 0.0), probs(&hr, 0.0));
-    let m: Vec<f64> = p.iter().zip(&q).map(|(a, b)| (a + b) / 2.0).collect();
-    let js = 0.5 * kl_bits(&p, &m) + 0.5 * kl_bits(&q, &m);
+    let js = js_bits(&probs(&hg, 0.0), &probs(&hr, 0.0));
 
     // Copies: a generated bar equal to a reference bar (same meter and tracks needed).
     let comparable = r.spb == g.spb && r.groups.len() == g.groups.len();
@@ -516,6 +556,7 @@ pub fn compare(reference: &Clip, generated: &Clip) -> Comparison {
         near_copies: near(&aligned),
         shifted_match: mean_of(&shifted),
         shifted_copies: near(&shifted),
+        beat_js: js_bits(&beat_histogram(generated), &beat_histogram(reference)),
         overlap,
         kl,
         js,
@@ -555,6 +596,7 @@ pub fn mean(items: &[Comparison]) -> Comparison {
         near_copies: avg(&|c| c.near_copies),
         shifted_match: avg(&|c| c.shifted_match),
         shifted_copies: avg(&|c| c.shifted_copies),
+        beat_js: avg(&|c| c.beat_js),
         stats: ClipStats {
             pitch_class_entropy: avg(&|c| c.stats.pitch_class_entropy),
             scale_consistency: avg(&|c| c.stats.scale_consistency),
@@ -568,6 +610,7 @@ pub fn mean(items: &[Comparison]) -> Comparison {
             restrikes: avg(&|c| c.stats.restrikes),
             velocity_spread: avg(&|c| c.stats.velocity_spread),
             velocity_spread_tracks: mean_per_track(items),
+            off_grid: avg(&|c| c.stats.off_grid),
         },
     }
 }
@@ -579,9 +622,7 @@ mod tests {
 
     /// A one-track 4/4 clip from (pitch, start, end) in steps.
     fn clip(notes: &[(u8, u32, u32)]) -> Clip {
-        Clip::one_track(
-            notes.iter().map(|&(pitch, start, end)| Note { pitch, start, end, velocity: 80 }).collect(),
-        )
+        Clip::one_track(notes.iter().map(|&(pitch, start, end)| Note::new(pitch, start, end, 80)).collect())
     }
 
     /// (pitch, start, end, velocity).
@@ -599,7 +640,7 @@ mod tests {
                 program: 0,
                 notes: notes
                     .iter()
-                    .map(|&(pitch, start, end, velocity)| Note { pitch, start, end, velocity })
+                    .map(|&(pitch, start, end, velocity)| Note::new(pitch, start, end, velocity))
                     .collect(),
             })
             .collect();

@@ -19,7 +19,7 @@ pub mod train;
 
 // The representation's modules keep their short paths (`sintra_core::clip`, ...).
 pub use generate::{sampling, velocity};
-pub use music::{clip, midi_in, midi_out, pitch_group, pyramid};
+pub use music::{clip, grid, midi_in, midi_out, pitch_group, pyramid, timing};
 
 pub use clip::Clip;
 pub use error::FileError;

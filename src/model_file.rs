@@ -96,6 +96,8 @@ impl ModelMeta {
 pub struct Stage {
     /// Its resolution.
     pub resolution: Resolution,
+    /// Grid steps per token: the resolution on the clip's grid.
+    pub stride: usize,
     /// Per track, the tokens it may produce.
     pub allowed: Vec<Vec<u32>>,
     /// Its variables.
@@ -230,7 +232,8 @@ impl SintraModel {
         }
         let mut stages = Vec::new();
         for (i, (&resolution, allowed)) in meta.resolutions.iter().zip(&meta.allowed).enumerate() {
-            let per_bar = (meta.clip.meta.steps_per_bar() as usize) / resolution.stride();
+            let stride = resolution.stride(meta.clip.meta.grid);
+            let per_bar = (meta.clip.meta.steps_per_bar() as usize) / stride;
             let (varmap, model) = build_stage(meta.config, vocab, per_bar, allowed, device)
                 .map_err(|e| damaged(e.to_string()))?;
             for (name, var) in varmap.data().lock().expect("var map lock").iter() {
@@ -245,7 +248,7 @@ impl SintraModel {
                 }
                 var.set(t).map_err(|e| damaged(e.to_string()))?;
             }
-            stages.push(Stage { resolution, allowed: allowed.clone(), varmap, model });
+            stages.push(Stage { resolution, stride, allowed: allowed.clone(), varmap, model });
         }
         Ok(Self::new(meta, stages, device))
     }

@@ -187,6 +187,7 @@ pub fn warm_fits(warm: &SintraModel, clip: &Clip, opts: &TrainOptions) -> bool {
     m.config == opts.config
         && res == opts.resolutions
         && channels(&m.clip) == channels(clip)
+        && m.clip.meta.grid == clip.meta.grid
         && m.clip.meta.steps_per_bar() == clip.meta.steps_per_bar()
 }
 
@@ -214,15 +215,19 @@ fn train_in_pool(
 
     for (si, &res) in opts.resolutions.iter().enumerate() {
         let stage_start = Instant::now();
-        let real = bars_at(&enc, bars as usize, res.stride(), device)?;
+        let stride = res.stride(clip.meta.grid);
+        let real = bars_at(&enc, bars as usize, stride, device)?;
         let n = bars as usize - 1;
         let targets = real.narrow(0, 1, n)?;
         let input = match (&inputs, stages.last()) {
-            (Some(prev), Some(p)) => upsample_bars(prev, p.resolution.stride() / res.stride())?,
+            (Some(prev), Some(p)) => upsample_bars(prev, p.stride / stride)?,
             _ => real.narrow(0, 0, n)?,
         };
-        let allowed: Vec<Vec<u32>> =
-            enc.rolls.iter().map(|r| vocabulary(&r.tokens, res).into_iter().collect()).collect();
+        let allowed: Vec<Vec<u32>> = enc
+            .rolls
+            .iter()
+            .map(|r| vocabulary(&r.tokens, res, clip.meta.grid).into_iter().collect())
+            .collect();
         let per_bar = real.dim(2)?;
         let (varmap, model) = build_stage(cfg, vocab, per_bar, &allowed, device)?;
         init_weights(&varmap, &mut rng)?;
@@ -256,7 +261,7 @@ fn train_in_pool(
             final_loss,
             seconds: stage_start.elapsed().as_secs_f64(),
         });
-        stages.push(Stage { resolution: res, allowed, varmap, model });
+        stages.push(Stage { resolution: res, stride, allowed, varmap, model });
     }
 
     let meta = ModelMeta::new(opts.preset, cfg, clip.clone(), bars, &enc.dict, &stages, opts.seed);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clack_host::prelude::PluginEntry;
 use common::clap::{assert_closed, input_blocks, project, state_json, In, Out, Session, Tx, SR};
-use sintra_core::clip::Clip;
+use sintra_core::clip::{Clip, Grid};
 
 const FRAMES: u32 = 480;
 /// Quarter notes per block at 120 BPM.
@@ -131,4 +131,51 @@ fn a_stop_that_returns_to_the_start_keeps_what_was_played() {
     assert_eq!(saved_clip(&state).bars(), 2, "the two bars played");
     // The new bars follow the captured ones on the host's own bar lines: beat 15, bar 5.
     assert_eq!(project(&state_json(&state))["origin"].as_f64(), Some(15.0));
+}
+
+#[test]
+fn a_swung_groove_and_a_shuffle_are_captured_note_for_note() {
+    // Four bars of each played in from the host, sample-accurate: the capture keeps every note
+    // where it was played (within 2 ticks at 480 a quarter), on the grid its onsets ask for,
+    // and writes it back so.
+    let entry = entry();
+    for (file, grid) in [
+        ("feel_neosoul_swing16_drums_bass_keys_3track_ts44.mid", Grid::Sixteenths),
+        ("feel_shuffle_blues_piano_2track_ts44.mid", Grid::Triplets),
+    ] {
+        let clip = sintra_core::read_clip(&common::midi(file)).unwrap();
+        let mut s = Session::new(&entry);
+        s.set(&[
+            ("MIDI thru", 0.0),
+            ("Train after capture", 0.0),
+            ("Capture bars", 2.0),
+            ("Arm capture", 1.0),
+        ]);
+        let mut beat = 0.0;
+        for events in input_blocks(&clip, 16.0, FRAMES) {
+            s.block(&Tx::at(beat, true), FRAMES, &events);
+            beat += STEP;
+        }
+        s.block(&Tx::at(16.0, false), FRAMES, &[]);
+        std::thread::sleep(Duration::from_millis(500));
+        let captured = saved_clip(&s.save());
+        assert_eq!(captured.meta.grid, grid, "{file}");
+        // (channel, key, on, off, velocity), in ticks at 480, from a written file.
+        let ticks = |c: &Clip| {
+            let (tpq, notes) = common::file_notes(&sintra_core::midi_out::clip_to_bytes(c));
+            let t = |x: u64| x as f64 * 480.0 / tpq as f64;
+            notes.into_iter().map(|n| (n.0, n.1, t(n.2), t(n.3), n.4)).collect::<Vec<_>>()
+        };
+        let played: Vec<_> = ticks(&clip).into_iter().filter(|n| n.2 < 16.0 * 480.0).collect();
+        let got = ticks(&captured);
+        assert_eq!(got.len(), played.len(), "{file}: every note captured");
+        for (p, g) in played.iter().zip(&got) {
+            // Notes held past the capture's end end with it.
+            let end_ok = p.3 > 15.5 * 480.0 || (p.3 - g.3).abs() <= 2.0;
+            assert!(
+                (p.0, p.1, p.4) == (g.0, g.1, g.4) && (p.2 - g.2).abs() <= 2.0 && end_ok,
+                "{file}: {p:?} came back as {g:?}"
+            );
+        }
+    }
 }

@@ -133,7 +133,7 @@ fn chorale_input() -> Vec<Vec<In>> {
                 let time = ((beat - i as f64 * block) * BEAT).round().min(frames as f64 - 1.0) as u32;
                 let (channel, key) = (t.channel, n.pitch);
                 blocks[i].push(if on {
-                    In::On { time, channel, key }
+                    In::On { time, channel, key, velocity: 80 }
                 } else {
                     In::Off { time, channel, key }
                 });
@@ -407,7 +407,7 @@ fn thru_passes_every_midi_event_and_never_swallows_a_note_off() {
     let mut s = Session::new(&entry);
     let thru = s.param("MIDI thru");
     let input = [
-        In::On { time: 0, channel: 2, key: 60 },
+        In::On { time: 0, channel: 2, key: 60, velocity: 80 },
         In::Midi { time: 10, data: [0xB2, 64, 127] }, // sustain pedal
         In::Midi { time: 20, data: [0xB2, 1, 77] },   // mod wheel
         In::Midi { time: 30, data: [0xE2, 0x11, 0x50] }, // pitch bend
@@ -439,13 +439,13 @@ fn thru_passes_every_midi_event_and_never_swallows_a_note_off() {
         ]
     );
     // A key held while thru goes off: its note-off still comes out, nothing else does.
-    s.block(&Tx::at(0.1, true), 512, &[In::On { time: 0, channel: 0, key: 64 }]);
+    s.block(&Tx::at(0.1, true), 512, &[In::On { time: 0, channel: 0, key: 64, velocity: 80 }]);
     let out = s.block(
         &Tx::at(0.2, true),
         512,
         &[
             In::Param { id: thru, value: 0.0 },
-            In::On { time: 5, channel: 0, key: 65 },
+            In::On { time: 5, channel: 0, key: 65, velocity: 80 },
             In::Off { time: 9, channel: 0, key: 64 },
         ],
     );

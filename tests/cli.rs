@@ -38,14 +38,46 @@ fn help_lists_subcommands() {
 }
 
 #[test]
+fn inspect_tells_the_grid_and_the_feel() {
+    let json = |file: &str, grid: &str| {
+        let f = midi(file);
+        let out = sintra(&["inspect", f.to_str().unwrap(), "--json", "--grid", grid]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["timing"].clone()
+    };
+    let swung = json("feel_neosoul_swing16_drums_bass_keys_3track_ts44.mid", "auto");
+    assert_eq!((&swung["grid"], &swung["swing"]), (&"16ths".into(), &serde_json::json!([62.0, "16ths"])));
+    let words = swung["words"].as_str().unwrap();
+    assert!(words.starts_with("swung 16ths, 62%; human timing ±"), "{words}");
+    assert!(swung["off_grid"].as_u64().unwrap() > 300, "{swung}");
+    let blues = json("feel_shuffle_blues_piano_2track_ts44.mid", "auto");
+    assert!(blues["words"].as_str().unwrap().starts_with("triplet 8ths; human timing ±"), "{blues}");
+    // Forced onto straight 16ths, the shuffle's triplets sit off the grid.
+    let forced = json("feel_shuffle_blues_piano_2track_ts44.mid", "16ths");
+    assert!(forced["off_grid"].as_u64() > blues["off_grid"].as_u64(), "{forced} {blues}");
+    let f = midi("bwv349_4track_ts34.mid");
+    let out = sintra(&["inspect", f.to_str().unwrap(), "--grid", "swing"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown grid 'swing'"), "{}", stderr(&out));
+}
+
+#[test]
 fn inspect_json_has_the_documented_shape() {
     let f = midi("bwv349_4track_ts34.mid");
     let out = sintra(&["inspect", f.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-    let mut want =
-        vec!["file", "ticks_per_quarter", "tempo_bpm", "time_signature", "steps_per_bar", "bars", "tracks"];
+    let mut want = vec![
+        "file",
+        "ticks_per_quarter",
+        "tempo_bpm",
+        "time_signature",
+        "steps_per_bar",
+        "bars",
+        "timing",
+        "tracks",
+    ];
     want.sort();
     assert_eq!(keys, want);
     assert_eq!(v["ticks_per_quarter"], 480);
@@ -53,6 +85,8 @@ fn inspect_json_has_the_documented_shape() {
     assert_eq!(v["time_signature"], serde_json::json!([3, 4]));
     assert_eq!(v["steps_per_bar"], 12);
     assert_eq!(v["bars"], 16);
+    assert_eq!(v["timing"]["grid"], "16ths");
+    assert_eq!(v["timing"]["off_grid"], 0);
     let t = &v["tracks"][3];
     assert_eq!(t["name"], "Bass");
     assert_eq!(

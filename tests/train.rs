@@ -93,7 +93,7 @@ fn save_and_load_give_identical_logits() {
     assert_eq!(loaded.meta, model.meta);
     let tokens = candle_core::Tensor::from_vec(vec![0u32; 3 * 4 * 12], (3, 4, 12), &Device::Cpu).unwrap();
     for (a, b) in model.stages.iter().zip(&loaded.stages) {
-        let n = 12 / a.resolution.stride();
+        let n = 12 / a.stride;
         let t = tokens.narrow(2, 0, n).unwrap();
         let (la, _) = a.model.forward(&t, None, None).unwrap();
         let (lb, _) = b.model.forward(&t, None, None).unwrap();
@@ -158,12 +158,7 @@ fn an_ambiguous_clip_stops_at_its_plateau() {
     clip.tracks[0].notes = pitch
         .iter()
         .enumerate()
-        .map(|(b, &p)| sintra_core::clip::Note {
-            pitch: p,
-            start: b as u32 * 12,
-            end: b as u32 * 12 + 12,
-            velocity: 80,
-        })
+        .map(|(b, &p)| sintra_core::clip::Note::new(p, b as u32 * 12, b as u32 * 12 + 12, 80))
         .collect();
     let opts = TrainOptions { max_epochs: 3000, target_loss: 0.01, ..tiny(0, 0) };
     let opts = TrainOptions { patience: 50, ..opts };
@@ -178,7 +173,7 @@ fn a_clip_past_the_length_limit_is_refused_before_any_work() {
     use sintra_core::clip::{Note, MAX_BARS};
     // A capture built in code, with one note far away: refused at once, not trained for hours.
     let mut long = clip(4);
-    long.tracks[0].notes.push(Note { pitch: 60, start: 100_000 * 12, end: 100_000 * 12 + 1, velocity: 80 });
+    long.tracks[0].notes.push(Note::new(60, 100_000 * 12, 100_000 * 12 + 1, 80));
     let started = std::time::Instant::now();
     let refused = |clip: &Clip, bars: u32| {
         let never = &mut |_: &sintra_core::train::Progress| panic!("no step is taken");

@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use sintra_core::clip::{Clip, Note};
+use sintra_core::clip::Clip;
 use sintra_core::midi_out::write_clip;
 
-use crate::project::Variation;
+use crate::project::{grid_note, Variation};
 
 /// The variation as a clip: the clip's tracks and meta, its notes after the clip's last bar
-/// when `include_clip`, else from bar 1.
-pub fn variation_clip(clip: &Clip, variation: &Variation, include_clip: bool) -> Clip {
+/// when `include_clip`, else from bar 1, timed with `feel` of the clip's (the Feel control).
+pub fn variation_clip(clip: &Clip, variation: &Variation, include_clip: bool, feel: f64) -> Clip {
     let offset = if include_clip { clip.bars() * clip.meta.steps_per_bar() } else { 0 };
     let mut out = clip.clone();
     out.meta.title = format!("{} (SinTra)", clip.meta.title);
@@ -21,13 +21,9 @@ pub fn variation_clip(clip: &Clip, variation: &Variation, include_clip: bool) ->
         if !include_clip {
             track.notes.clear();
         }
-        let step = |beats: f64| offset + (beats * 4.0).round().max(0.0) as u32;
-        track.notes.extend(variation.notes.iter().filter(|n| n.channel == track.channel).map(|n| Note {
-            pitch: n.key,
-            start: step(n.start),
-            end: step(n.end).max(step(n.start) + 1),
-            velocity: n.velocity,
-        }));
+        let grid = clip.meta.grid;
+        let notes = variation.notes.iter().filter(|n| n.channel == track.channel);
+        track.notes.extend(notes.map(|n| grid_note(n, grid, offset, feel)));
         track.notes.sort_by_key(|n| (n.start, n.pitch));
     }
     out
@@ -67,13 +63,20 @@ pub fn free_path(folder: &Path, stem: &str) -> PathBuf {
     path
 }
 
-/// Writes the variation to `path` (creating its folder); the error names the file.
-pub fn write(clip: &Clip, variation: &Variation, include_clip: bool, path: &Path) -> Result<(), String> {
+/// Writes the variation to `path` (creating its folder) with `feel` of the clip's; the error
+/// names the file.
+pub fn write(
+    clip: &Clip,
+    variation: &Variation,
+    include_clip: bool,
+    feel: f64,
+    path: &Path,
+) -> Result<(), String> {
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder)
             .map_err(|e| format!("{}: cannot create the folder: {e}", folder.display()))?;
     }
-    write_clip(&variation_clip(clip, variation, include_clip), path).map_err(|e| e.to_string())
+    write_clip(&variation_clip(clip, variation, include_clip, feel), path).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -87,7 +90,7 @@ mod tests {
     }
 
     fn variation() -> Variation {
-        let n = |start, end, channel, key| PlayNote { start, end, channel, key, velocity: 90 };
+        let n = |start, end, channel, key| PlayNote::new(start, end, channel, key, 90);
         Variation {
             notes: vec![n(0.0, 1.0, 0, 72), n(0.0, 1.0, 1, 67), n(0.0, 1.0, 2, 60), n(0.5, 3.0, 3, 48)],
             length: 3.0,
@@ -101,7 +104,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for include in [false, true] {
             let path = free_path(dir.path(), &file_stem(&clip, 7, 1));
-            write(&clip, &variation(), include, &path).unwrap();
+            write(&clip, &variation(), include, 1.0, &path).unwrap();
             let back = sintra_core::read_clip(&path).unwrap();
             assert_eq!(back.meta.time_sig, clip.meta.time_sig);
             assert_eq!(back.meta.us_per_quarter, clip.meta.us_per_quarter);

@@ -393,7 +393,8 @@ impl Plugin for SinTra {
             PlayMode::Endless => Mode::Endless,
         };
         let mode = if origin.is_nan() { Mode::Off } else { mode };
-        let block = Block { playing, beat, beats_per_sample: bps, samples };
+        let feel = self.params.feel.value() as f64;
+        let block = Block { playing, beat, beats_per_sample: bps, samples, feel };
         let generated = &mut self.generated;
         generated.clear();
         self.scheduler.process(&self.timeline, origin, self.length, mode, &block, &mut |e| {

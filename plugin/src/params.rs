@@ -64,6 +64,10 @@ pub struct SintraParams {
     /// Off, once, loop or endless.
     #[id = "mode"]
     pub mode: EnumParam<PlayMode>,
+    /// How much of the clip's feel (swing, a laid-back backbeat, human timing) the generated
+    /// notes play and export with: 0 on the grid, 1 as the clip was played.
+    #[id = "feel"]
+    pub feel: FloatParam,
     /// Host bar where playback starts; 0 = right after the captured region.
     #[id = "start"]
     pub start_bar: IntParam,
@@ -105,6 +109,7 @@ impl Default for SintraParams {
             seed: IntParam::new("Seed", 0, IntRange::Linear { min: 0, max: 9999 }),
             variations: IntParam::new("Variations", 3, IntRange::Linear { min: 1, max: 8 }),
             mode: EnumParam::new("Play mode", PlayMode::Once),
+            feel: p("Feel", 1.0),
             start_bar: IntParam::new("Start bar", 0, IntRange::Linear { min: 0, max: 999 }),
             thru: BoolParam::new("MIDI thru", true),
             project: ProjectStore::new(),

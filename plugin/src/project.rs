@@ -9,7 +9,7 @@ use base64::Engine as _;
 use nice_plug::params::persist::PersistentField;
 use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sintra_core::clip::Clip;
+use sintra_core::clip::{Clip, Grid, Note, Nudge, TICKS_PER_QUARTER};
 
 use crate::scheduler::PlayNote;
 
@@ -19,7 +19,28 @@ pub const MAX_SAVED_BARS: usize = 256;
 
 /// Length of one bar of `clip` in quarter notes.
 pub fn bar_quarters(clip: &Clip) -> f64 {
-    clip.meta.steps_per_bar() as f64 / 4.0
+    clip.meta.bar_quarters()
+}
+
+/// A note of a clip on `grid` (steps from the timeline's start, on `channel`) on the timeline:
+/// its steps in quarter notes, its nudges kept apart so the Feel control can scale them.
+pub fn play_note(n: &Note, channel: u8, grid: Grid) -> PlayNote {
+    let (on, off) = n.nudge.beats();
+    PlayNote {
+        on: on as f32,
+        off: off as f32,
+        ..PlayNote::new(grid.beats(n.start), grid.beats(n.end), channel, n.pitch, n.velocity)
+    }
+}
+
+/// A timeline note back on `grid`, `offset` steps on, its nudges times `feel` (1: as generated).
+pub fn grid_note(n: &PlayNote, grid: Grid, offset: u32, feel: f64) -> Note {
+    let spq = grid.steps_per_quarter() as f64;
+    let step = |beats: f64| offset + (beats * spq).round().max(0.0) as u32;
+    let (start, end) = (step(n.start), step(n.end));
+    let ticks = |beats: f32| (beats as f64 * feel * TICKS_PER_QUARTER as f64).round() as i16;
+    let nudge = Nudge { on: ticks(n.on), off: ticks(n.off) };
+    Note { nudge, ..Note::new(n.key, start, end.max(start + 1), n.velocity) }
 }
 
 /// One generated variation: its notes on the timeline, its length in quarter notes and how close

@@ -2,7 +2,7 @@
 //! the generated bars after it), bar lines with numbers, and the playhead, for a given view.
 //! No GUI types here, so it is tested without a window; the editor only paints the result.
 
-use sintra_core::clip::Clip;
+use sintra_core::clip::{Clip, TICKS_PER_QUARTER};
 
 use crate::scheduler::PlayNote;
 
@@ -118,7 +118,7 @@ pub struct Generated<'a> {
 /// `playhead` is the host position in the same beats, if the transport runs.
 pub fn layout(clip: &Clip, gen: Generated, view: &View, playhead: Option<f64>) -> Roll {
     let generated = gen.notes;
-    let spb = clip.meta.steps_per_bar() as f64 / 4.0;
+    let spb = clip.meta.bar_quarters();
     let clip_len = clip.bars() as f64 * spb;
     let track_of = |channel: u8| clip.tracks.iter().position(|t| t.channel == channel).unwrap_or(0);
     let end = view.first_beat + view.beats;
@@ -134,7 +134,9 @@ pub fn layout(clip: &Clip, gen: Generated, view: &View, playhead: Option<f64>) -
     };
     for (k, t) in clip.tracks.iter().enumerate() {
         for n in &t.notes {
-            push(n.start as f64 / 4.0, n.end as f64 / 4.0, n.pitch, k, false);
+            // Where it was played: on its step, nudged.
+            let beats = |step, nudge| clip.meta.grid.tick(step, nudge) as f64 / TICKS_PER_QUARTER as f64;
+            push(beats(n.start, n.nudge.on), beats(n.end, n.nudge.off), n.pitch, k, false);
         }
     }
     for n in generated {
@@ -169,7 +171,7 @@ pub fn selection_after(selection: Option<(u32, u32)>, before: f64, now: f64) -> 
 
 /// The generated bar (1-based) under `x` points, if any: the ruler's selection.
 pub fn generated_bar_at(clip: &Clip, length: f64, view: &View, x: f32) -> Option<u32> {
-    let spb = clip.meta.steps_per_bar() as f64 / 4.0;
+    let spb = clip.meta.bar_quarters();
     let t = view.beat_at(x) - clip.bars() as f64 * spb;
     (t >= 0.0 && t < length).then(|| (t / spb).floor() as u32 + 1)
 }
@@ -221,7 +223,7 @@ mod tests {
             name: format!("t{channel}"),
             channel,
             program: 0,
-            notes: vec![Note { pitch, start, end, velocity: 80 }],
+            notes: vec![Note::new(pitch, start, end, 80)],
         };
         Clip { meta, tracks: vec![track(0, 60, 0, 4), track(5, 55, 8, 16)] }
     }
@@ -232,7 +234,7 @@ mod tests {
 
     #[test]
     fn notes_bars_and_playhead() {
-        let generated = [PlayNote { start: 0.0, end: 2.0, channel: 5, key: 67, velocity: 80 }];
+        let generated = [PlayNote::new(0.0, 2.0, 5, 67, 80)];
         let gen = Generated { notes: &generated, length: 8.0, closeness: &[0.25] };
         let roll = layout(&clip(), gen, &view(), Some(6.0));
         // 100 points per quarter, 10 points per semitone, pitch 71 on top.

@@ -14,6 +14,37 @@ pub struct PlayNote {
     pub key: u8,
     /// Note-on velocity, 1..=127.
     pub velocity: u8,
+    /// How far the note-on sits off `start` in the clip's feel (swing, a laid-back snare,
+    /// human timing), in quarter notes; at most [`MAX_NUDGE`] either way. Not saved when 0,
+    /// so notes on the grid save as they did before the feel was kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub on: f32,
+    /// How far the note-off sits off `end`, likewise.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub off: f32,
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
+}
+
+/// The most a note's feel moves it: half a 16th (nudges are under half a grid step).
+pub const MAX_NUDGE: f64 = 0.125;
+/// The shortest note the feel leaves: a tick at 480 a quarter.
+const MIN_LENGTH: f64 = 1.0 / 480.0;
+
+impl PlayNote {
+    /// A note exactly on the grid, from `start` to `end` quarter notes.
+    pub fn new(start: f64, end: f64, channel: u8, key: u8, velocity: u8) -> Self {
+        Self { start, end, channel, key, velocity, on: 0.0, off: 0.0 }
+    }
+
+    /// Where the note sounds with `feel` of the clip's (0: on the grid; 1: as the clip was
+    /// played), in quarter notes: a note pushed before the timeline's start starts there.
+    pub fn at(&self, feel: f64) -> (f64, f64) {
+        let start = (self.start + feel * self.on as f64).max(0.0);
+        (start, (self.end + feel * self.off as f64).max(start + MIN_LENGTH))
+    }
 }
 
 /// How the timeline plays against the host's song position.
@@ -40,6 +71,8 @@ pub struct Block {
     pub beats_per_sample: f64,
     /// Samples in the block.
     pub samples: u32,
+    /// How much of the clip's feel the notes take (the Feel parameter, 0..1).
+    pub feel: f64,
 }
 
 /// A note event for the host.
@@ -209,8 +242,33 @@ impl Scheduler {
         (s.max(0.0) as u32).min(block.samples.saturating_sub(1))
     }
 
-    /// Events for timeline beats `[a, b)`, which start `lead` quarters into the block.
+    /// Events for timeline beats `[a, b)`, which start `lead` quarters into the block; notes
+    /// are cut at `cut` (the loop's end), and one nudged past it plays just before it.
     fn segment(&mut self, notes: &[PlayNote], a: f64, b: f64, lead: f64, block: &Block, cut: f64) {
+        // `notes` are sorted by their grid start; the feel moves each by at most MAX_NUDGE.
+        let first = notes.partition_point(|n| n.start < a - MAX_NUDGE);
+        for n in notes[first..].iter().take_while(|n| n.start < b + MAX_NUDGE) {
+            let (start, end) = n.at(block.feel);
+            let start = start.min(cut - MIN_LENGTH);
+            if !(a..b).contains(&start) {
+                continue;
+            }
+            if self.ons == MAX_ONS {
+                self.dropped += 1;
+                continue;
+            }
+            self.ons += 1;
+            let (ch, key) = ((n.channel & 15) as usize, (n.key & 127) as usize);
+            let timing = self.offset(lead + start - a, block);
+            let sounding = self.sounding[ch][key];
+            if !sounding.is_nan() {
+                // The key's note ends when it is struck again, if not before.
+                let off = self.offset(lead + (sounding.min(start) - a).max(0.0), block);
+                self.push(Event::Off { timing: off, channel: ch as u8, key: key as u8 });
+            }
+            self.push(Event::On { timing, channel: ch as u8, key: key as u8, velocity: n.velocity });
+            self.sounding[ch][key] = end.min(cut);
+        }
         // Offs of sounding notes ending here.
         for ch in 0..16 {
             for key in 0..128 {
@@ -220,31 +278,6 @@ impl Scheduler {
                     let timing = self.offset(lead + (e - a).max(0.0), block);
                     self.push(Event::Off { timing, channel: ch as u8, key: key as u8 });
                 }
-            }
-        }
-        let first = notes.partition_point(|n| n.start < a);
-        for n in notes[first..].iter().take_while(|n| n.start < b) {
-            if self.ons == MAX_ONS {
-                self.dropped += 1;
-                continue;
-            }
-            self.ons += 1;
-            let (ch, key) = ((n.channel & 15) as usize, (n.key & 127) as usize);
-            let timing = self.offset(lead + n.start - a, block);
-            if !self.sounding[ch][key].is_nan() {
-                self.push(Event::Off { timing, channel: ch as u8, key: key as u8 });
-            }
-            self.push(Event::On { timing, channel: ch as u8, key: key as u8, velocity: n.velocity });
-            let end = n.end.min(cut);
-            if end < b {
-                self.push(Event::Off {
-                    timing: self.offset(lead + end - a, block),
-                    channel: ch as u8,
-                    key: key as u8,
-                });
-                self.sounding[ch][key] = f64::NAN;
-            } else {
-                self.sounding[ch][key] = end;
             }
         }
     }
@@ -258,7 +291,7 @@ mod tests {
     const BPS: f64 = 120.0 / 60.0 / 48_000.0;
 
     fn note(start: f64, end: f64, key: u8) -> PlayNote {
-        PlayNote { start, end, channel: 1, key, velocity: 90 }
+        PlayNote::new(start, end, 1, key, 90)
     }
 
     fn run(s: &mut Scheduler, notes: &[PlayNote], mode: Mode, blocks: &[Block]) -> Vec<(usize, Event)> {
@@ -276,6 +309,7 @@ mod tests {
                 beat: from + i as f64 * 512.0 * bps,
                 beats_per_sample: bps,
                 samples: 512,
+                feel: 1.0,
             })
             .collect()
     }
@@ -290,6 +324,37 @@ mod tests {
                 (2, Event::On { timing: 176, channel: 1, key: 60, velocity: 90 }),
                 (4, Event::Off { timing: 352, channel: 1, key: 60 })
             ]
+        );
+    }
+
+    #[test]
+    fn the_feel_moves_notes_and_loses_none() {
+        // Absolute sample and event, over 0.64 quarters at 120 BPM (24000 samples a quarter).
+        let play = |notes: &[PlayNote], feel: f64| {
+            let blocks: Vec<Block> = rolling(0.0, 30, BPS).into_iter().map(|b| Block { feel, ..b }).collect();
+            let out = run(&mut Scheduler::new(), notes, Mode::Once, &blocks);
+            out.into_iter()
+                .map(|(i, e)| match e {
+                    Event::On { timing, key, .. } => (i as u32 * 512 + timing, key, true),
+                    Event::Off { timing, key, .. } => (i as u32 * 512 + timing, key, false),
+                })
+                .collect::<Vec<_>>()
+        };
+        // A swung note 0.01 quarters late: at 1440 samples with the clip's feel, 1200 without.
+        let late = PlayNote { on: 0.01, ..note(0.05, 0.1, 60) };
+        assert_eq!(play(&[late], 1.0), [(1440, 60, true), (2400, 60, false)]);
+        assert_eq!(play(&[late], 0.0), [(1200, 60, true), (2400, 60, false)]);
+        assert_eq!(play(&[late], 0.5)[0], (1320, 60, true));
+        // Pushed before the timeline's start: played at the start, not lost.
+        let early = PlayNote { on: -0.03, ..note(0.0, 0.02, 62) };
+        assert_eq!(play(&[early], 1.0), [(0, 62, true), (480, 62, false)]);
+        // Struck again early while its first note's off is nudged late: the first ends where
+        // the second starts, which sounds to its own end; nothing hangs.
+        let first = PlayNote { off: 0.05, ..note(0.0, 0.25, 64) };
+        let again = PlayNote { on: -0.02, ..note(0.25, 0.5, 64) };
+        assert_eq!(
+            play(&[first, again], 1.0),
+            [(0, 64, true), (5520, 64, false), (5520, 64, true), (12000, 64, false)]
         );
     }
 
@@ -331,7 +396,7 @@ mod tests {
         // the note at 0 starts again right after it.
         let notes = [note(0.0, 4.0, 60), note(0.0, 1.0, 64)];
         let mut s = Scheduler::new();
-        let b = Block { playing: true, beat: 3.99, beats_per_sample: BPS, samples: 512 };
+        let b = Block { playing: true, beat: 3.99, beats_per_sample: BPS, samples: 512, feel: 1.0 };
         s.sounding[1][60] = 4.0;
         let mut out = Vec::new();
         s.process(&notes, 0.0, 4.0, Mode::Loop, &b, &mut |e| out.push(e));
@@ -364,7 +429,7 @@ mod tests {
             ]
         );
         // Offline rendering is the same arithmetic with huge blocks: one block holds both events.
-        let big = Block { playing: true, beat: 0.0, beats_per_sample: BPS, samples: 48_000 };
+        let big = Block { playing: true, beat: 0.0, beats_per_sample: BPS, samples: 48_000, feel: 1.0 };
         let mut out = Vec::new();
         Scheduler::new().process(&notes, 0.0, 4.0, Mode::Once, &big, &mut |e| out.push(e));
         assert_eq!(
@@ -398,7 +463,7 @@ mod tests {
         let (mut s, mut beat, mut out) = (Scheduler::new(), 0.0, Vec::new());
         for i in 0..200 {
             let bps = (120.0 + 0.45 * i as f64) / 60.0 / 48_000.0;
-            let b = Block { playing: true, beat, beats_per_sample: bps, samples: 512 };
+            let b = Block { playing: true, beat, beats_per_sample: bps, samples: 512, feel: 1.0 };
             s.process(&notes, 0.0, 4.0, Mode::Once, &b, &mut |e| out.push((i, e)));
             // The host integrates the ramp within the block.
             beat += 512.0 * (120.0 + 0.45 * (i as f64 + 0.5)) / 60.0 / 48_000.0;
@@ -445,24 +510,10 @@ mod tests {
     fn a_crowded_block_skips_ons_but_never_offs() {
         // A note on every key of every channel, then 3000 more in one block: at most MAX_ONS
         // start per block, and every note that started gets its off.
-        let mut held: Vec<PlayNote> = (0..16 * 128)
-            .map(|i| PlayNote {
-                start: 0.0,
-                end: 0.02,
-                channel: (i / 128) as u8,
-                key: (i % 128) as u8,
-                velocity: 90,
-            })
-            .collect();
-        let crowd: Vec<PlayNote> = (0..3000)
-            .map(|i| PlayNote {
-                start: 0.03,
-                end: 0.031,
-                channel: (i % 16) as u8,
-                key: (i % 128) as u8,
-                velocity: 90,
-            })
-            .collect();
+        let mut held: Vec<PlayNote> =
+            (0..16 * 128).map(|i| PlayNote::new(0.0, 0.02, (i / 128) as u8, (i % 128) as u8, 90)).collect();
+        let crowd: Vec<PlayNote> =
+            (0..3000).map(|i| PlayNote::new(0.03, 0.031, (i % 16) as u8, (i % 128) as u8, 90)).collect();
         held.extend(crowd);
         let mut s = Scheduler::new();
         let mut out = Vec::new();

@@ -262,7 +262,7 @@ mod tests {
             let (p, next, at) = (pitches[b], pitches[b + 1], b as u32 * 16);
             [(p, at, at + 8), (p, at + 8, at + 12), (next, at + 12, at + 16)]
         });
-        let notes = notes.map(|(pitch, start, end)| Note { pitch, start, end, velocity: 80 });
+        let notes = notes.map(|(pitch, start, end)| Note::new(pitch, start, end, 80));
         let clip = Clip::one_track(notes.collect());
         let enc = encode(&clip);
         let mut dict = enc.dict.clone();
@@ -287,7 +287,7 @@ mod tests {
         // of a beat (no rest); B: four of three 16ths, the rest before each. Neither matches a
         // cell of the clip's, both strike four new pitches; only their length tells them apart.
         let notes = (0..3u32).flat_map(|b| (0..4u32).map(move |i| (60 + i as u8, b * 16 + i * 4)));
-        let notes = notes.map(|(pitch, start)| Note { pitch, start, end: start + 3, velocity: 80 });
+        let notes = notes.map(|(pitch, start)| Note::new(pitch, start, start + 3, 80));
         let clip = Clip::one_track(notes.collect());
         let enc = encode(&clip);
         let mut dict = enc.dict.clone();
@@ -315,7 +315,7 @@ mod tests {
             let at = b as u32 * 16;
             [(p, at, at + 4), (p, at + 4, at + 8), (next, at + 8, at + 16)]
         });
-        let notes = notes.map(|(pitch, start, end)| Note { pitch, start, end, velocity: 80 });
+        let notes = notes.map(|(pitch, start, end)| Note::new(pitch, start, end, 80));
         let clip = Clip::one_track(notes.collect());
         let enc = encode(&clip);
         let mut dict = enc.dict.clone();
@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn onsets_and_re_strikes_count_across_the_bar_line() {
         // C for a half bar, struck again, then D; the next bar strikes D again on its downbeat.
-        let note = |pitch, start, end| Note { pitch, start, end, velocity: 80 };
+        let note = |pitch, start, end| Note::new(pitch, start, end, 80);
         let clip = Clip::one_track(vec![note(60, 0, 8), note(60, 8, 12), note(62, 12, 16), note(62, 16, 32)]);
         let enc = encode(&clip);
         let (d, c) = (1 << 62, 1 << 60);
@@ -359,12 +359,7 @@ mod tests {
     fn a_near_copy_is_kept_only_from_similarity_0_75() {
         // Bars of repeated quarter notes: C, D, E. A: C C C E, three beats of bar 1 (match
         // 0.75, a near copy); B: E C E C (0.5). Same onsets, one track (no harmony to weigh).
-        let notes = (0..12).map(|b| Note {
-            pitch: [60, 62, 64][b / 4],
-            start: b as u32 * 4,
-            end: b as u32 * 4 + 4,
-            velocity: 80,
-        });
+        let notes = (0..12).map(|b| Note::new([60, 62, 64][b / 4], b as u32 * 4, b as u32 * 4 + 4, 80));
         let clip = Clip::one_track(notes.collect());
         let enc = encode(&clip);
         let preset = Preset::Tiny;

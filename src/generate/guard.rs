@@ -95,12 +95,10 @@ mod tests {
     fn a_token_that_goes_on_copying_a_clip_bar_loses_weight() {
         // Two bars of quarters: C D E F, then G A B C.
         let pitches = [60, 62, 64, 65, 67, 69, 71, 72];
-        let notes = pitches.iter().enumerate().map(|(i, &pitch)| Note {
-            pitch,
-            start: i as u32 * 4,
-            end: i as u32 * 4 + 4,
-            velocity: 80,
-        });
+        let notes = pitches
+            .iter()
+            .enumerate()
+            .map(|(i, &pitch)| Note::new(pitch, i as u32 * 4, i as u32 * 4 + 4, 80));
         let enc = encode(&Clip::one_track(notes.collect()));
         let tok = |p: u8| enc.dict.get(1 << p, 0).unwrap() as usize;
         let guard = CopyGuard::new(&enc, 16, 4, 0.5);

@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn an_unknown_group_takes_the_nearest_known_one() {
-        let note = |pitch, start, end| Note { pitch, start, end, velocity: 80 };
+        let note = |pitch, start, end| Note::new(pitch, start, end, 80);
         // Known: C4, E4 and G3.
         let enc = encode(&Clip::one_track(vec![note(60, 0, 4), note(64, 4, 8), note(55, 8, 16)]));
         let tok = |p: u8| enc.dict.get(1 << p, 0).unwrap();

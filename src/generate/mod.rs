@@ -4,6 +4,7 @@
 //! the first while the rest are sampled.
 
 mod candidates;
+pub mod feel;
 mod guard;
 pub mod keep;
 mod moves;
@@ -181,7 +182,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             })
             .collect();
         let spb = meta.clip.meta.steps_per_bar() as usize;
-        let stride = model.stages[0].resolution.stride();
+        let stride = model.stages[0].stride;
         let last = enc
             .rolls
             .iter()
@@ -191,7 +192,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         let out = meta.output_dictionary();
         let chooser = Chooser::new(meta, &enc, &out, opts.similarity);
         let rhythm = Rhythm::new(&enc, spb);
-        let strides: Vec<usize> = model.stages.iter().map(|s| s.resolution.stride()).collect();
+        let strides: Vec<usize> = model.stages.iter().map(|s| s.stride).collect();
         let moves = Moves::new(&enc, spb, &strides, opts.similarity);
         let before =
             enc.rolls.iter().map(|r| r.tokens[primer_bar * spb..(primer_bar + 1) * spb].to_vec()).collect();
@@ -233,8 +234,8 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             let input = match s {
                 0 => self.last.clone(),
                 _ => {
-                    let coarse = self.model.stages[s - 1].resolution.stride();
-                    upsample(&[at(coarse)], coarse / stage.resolution.stride())
+                    let coarse = self.model.stages[s - 1].stride;
+                    upsample(&[at(coarse)], coarse / stage.stride)
                 }
             };
             let cpu = self.model.cpu_stages()?.map(|c| &c[s]);
@@ -242,7 +243,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             let (_, keys) = forward(&stage.model, cpu, &self.model.device, &input, (1, tracks), mems)?;
             self.mems[s] = Some(keys.iter().map(|k| k.bar(0, 1)).collect());
         }
-        self.last = at(self.model.stages[0].resolution.stride()).concat();
+        self.last = at(self.model.stages[0].stride).concat();
         self.before = given.to_vec();
         self.bars_out += 1;
         Ok(())
@@ -268,7 +269,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
     /// the finest resolution): its choice weighs how likely the first stage finds `next` after
     /// each candidate (`Chooser::pick`). For the last of bars drawn again between kept ones.
     pub fn lead_into(&mut self, next: &[Vec<u32>]) {
-        let stride = self.model.stages[0].resolution.stride();
+        let stride = self.model.stages[0].stride;
         self.lead = Some(next.iter().map(|t| t.iter().step_by(stride).copied().collect()).collect());
     }
 
@@ -401,7 +402,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             let (input, which, bars) = if s == 0 {
                 (self.last.clone(), vec![0; n], 1)
             } else {
-                let factor = self.model.stages[s - 1].resolution.stride() / stage.resolution.stride();
+                let factor = self.model.stages[s - 1].stride / stage.stride;
                 let (distinct, which) = distinct_bars(&drawn.bars);
                 (upsample(&distinct, factor), which, distinct.len())
             };
@@ -422,19 +423,18 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
                     }
                 })
                 .collect();
-            let stride = stage.resolution.stride();
+            let stride = stage.stride;
             let shape = Shape {
                 moves: &self.moves,
                 stage: s,
                 first: part.start,
                 before: self.before.iter().map(|b| b[b.len() - stride]).collect(),
                 rhythm: (stride == 1).then_some(&self.rhythm),
-                coarse: (s > 0)
-                    .then(|| (&drawn.bars[..], self.model.stages[s - 1].resolution.stride() / stride)),
+                coarse: (s > 0).then(|| (&drawn.bars[..], self.model.stages[s - 1].stride / stride)),
                 coarse_before: match s {
                     0 => Vec::new(),
                     _ => {
-                        let coarse = self.model.stages[s - 1].resolution.stride();
+                        let coarse = self.model.stages[s - 1].stride;
                         self.before.iter().map(|b| b[b.len() - coarse]).collect()
                     }
                 },
@@ -481,11 +481,11 @@ fn prime(model: &SintraModel) -> Result<Vec<Vec<PlainKeys>>> {
     let real = |stride: usize| bars_at(&enc, bars, stride, &model.device);
     let mut primed = Vec::with_capacity(model.stages.len());
     for (s, stage) in model.stages.iter().enumerate() {
-        let stride = stage.resolution.stride();
+        let stride = stage.stride;
         let inputs = match s {
             0 => real(stride)?,
             _ => {
-                let coarse = model.stages[s - 1].resolution.stride();
+                let coarse = model.stages[s - 1].stride;
                 upsample_bars(&real(coarse)?, coarse / stride)?
             }
         };
@@ -743,8 +743,8 @@ pub fn generate(
 }
 
 /// The generated bars as a clip with the model clip's tempo, meter, key, names, channels and
-/// programs, velocities shaped like the clip's (see `velocity`); with `include_clip`, the clip
-/// comes first. Kept tracks (`keep`) play their source's notes, velocities and all.
+/// programs, velocities and timing shaped like the clip's (see `velocity` and `feel`; scale the
+/// feel with [`feel::scale`]); with `include_clip`, the clip comes first. Kept tracks (`keep`) play their source's notes, velocities and all.
 pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool, keep: Option<&Kept>) -> Clip {
     to_clip_from(model, bars, include_clip, keep, 0)
 }
@@ -763,6 +763,7 @@ fn to_clip_from(
     let spb = meta.clip.meta.steps_per_bar();
     let offset = if include_clip { meta.bars * spb } else { 0 };
     let dynamics = crate::velocity::Dynamics::new(&meta.clip);
+    let feel = feel::Feel::new(&meta.clip);
     let tracks = meta
         .clip
         .tracks
@@ -774,7 +775,11 @@ fn to_clip_from(
                 Some(keep) => {
                     (0..bars.len()).flat_map(|b| keep.notes(k, first + b, b as u32 * spb)).collect()
                 }
-                None => decode(&dict, &tokens, &|step, pitch| dynamics.velocity(k, step, pitch)),
+                None => {
+                    let mut notes = decode(&dict, &tokens, &|step, pitch| dynamics.velocity(k, step, pitch));
+                    notes.iter_mut().for_each(|n| n.nudge = feel.nudge(k, n));
+                    notes
+                }
             };
             let mut notes = if include_clip { t.notes.clone() } else { Vec::new() };
             notes.extend(new.into_iter().map(|n| crate::clip::Note {
@@ -803,7 +808,7 @@ mod tests {
     #[test]
     fn a_finer_stage_keeps_a_note_the_coarser_bar_holds() {
         // C, C struck again, D: tokens for C, C again, D and the rest.
-        let note = |pitch, start, end| Note { pitch, start, end, velocity: 80 };
+        let note = |pitch, start, end| Note::new(pitch, start, end, 80);
         let enc = encode(&Clip::one_track(vec![note(60, 0, 4), note(60, 4, 8), note(62, 8, 16)]));
         let tok = |p: u8, again: bool| enc.dict.get(1 << p, if again { 1 << p } else { 0 }).unwrap();
         let (c, c_again, d) = (tok(60, false), tok(60, true), tok(62, false));

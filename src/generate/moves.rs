@@ -219,7 +219,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn note(pitch: u8, start: u32, end: u32) -> Note {
-        Note { pitch, start, end, velocity: 80 }
+        Note::new(pitch, start, end, 80)
     }
 
     const C: Group = 1 << 60;

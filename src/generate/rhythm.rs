@@ -63,9 +63,7 @@ mod tests {
     #[test]
     fn a_track_starts_notes_only_where_the_clip_does() {
         // Quarter notes on every beat: positions 0, 4, 8, 12 only.
-        let notes = (0..4)
-            .map(|b| Note { pitch: 60 + b as u8, start: b * 4, end: b * 4 + 4, velocity: 80 })
-            .collect();
+        let notes = (0..4).map(|b| Note::new(60 + b as u8, b * 4, b * 4 + 4, 80)).collect();
         let enc = encode(&Clip::one_track(notes));
         let r = Rhythm::new(&enc, 16);
         let tok = |g: Group| enc.dict.get(g, 0).unwrap();

@@ -73,7 +73,7 @@ mod tests {
     #[test]
     fn accents_by_pitch_and_position_then_track_mean() {
         // One 4/4 bar: a kick (36) at 110 on the one, hats (42) at 60 and 80 on the off-beats.
-        let n = |pitch, start, velocity| Note { pitch, start, end: start + 1, velocity };
+        let n = |pitch, start, velocity| Note::new(pitch, start, start + 1, velocity);
         let clip = Clip::one_track(vec![n(36, 0, 110), n(42, 0, 70), n(42, 2, 60), n(42, 18, 80)]);
         let d = Dynamics::new(&clip);
         assert_eq!(d.velocity(0, 16, 36), 110, "the kick's accent, a bar later");

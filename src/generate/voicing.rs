@@ -97,7 +97,7 @@ pub(super) fn two_voices() -> crate::clip::Clip {
 fn voices(tracks: &[&[(u8, u32, u32)]]) -> crate::clip::Clip {
     use crate::clip::{Clip, Note};
     let notes = |t: &[(u8, u32, u32)]| {
-        t.iter().map(|&(pitch, start, end)| Note { pitch, start, end, velocity: 80 }).collect()
+        t.iter().map(|&(pitch, start, end)| Note::new(pitch, start, end, 80)).collect()
     };
     let mut clip = Clip::one_track(notes(tracks[0]));
     for t in &tracks[1..] {
@@ -120,7 +120,7 @@ mod tests {
         // pitches, so C with F# (key 42) is not a sonority of the clip.
         let mut clip = two_voices();
         let mut drums = clip.tracks[1].clone();
-        (drums.channel, drums.notes) = (9, vec![Note { pitch: 42, start: 0, end: 16, velocity: 80 }]);
+        (drums.channel, drums.notes) = (9, vec![Note::new(42, 0, 16, 80)]);
         clip.tracks.push(drums);
         let enc = encode(&clip);
         let voicing = Voicing::new(&enc, vec![false, false, true]);

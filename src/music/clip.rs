@@ -1,10 +1,10 @@
-//! A multi-track clip on the 16th-note grid: the notes and everything a producer would miss if
-//! it were lost (tempo, meter, key, track names, channels, programs, velocities).
+//! A multi-track clip on a grid (see `grid`): the notes and everything a producer would miss if
+//! it were lost (tempo, meter, key, track names, channels, programs, velocities, each note's
+//! exact timing).
 
 use serde::{Deserialize, Serialize};
 
-/// Grid steps per quarter note (16th notes).
-pub const STEPS_PER_QUARTER: u32 = 4;
+pub use crate::grid::{Grid, Nudge, TICKS_PER_QUARTER};
 
 /// The longest clip SinTra reads or learns, in bars.
 ///
@@ -48,7 +48,7 @@ pub struct TimeSig {
 }
 
 impl TimeSig {
-    /// Steps (16th notes) in one bar, or `None` if the bar is not a whole number of steps.
+    /// 16th notes in one bar, or `None` if the bar is not a whole number of them.
     pub fn steps_per_bar(self) -> Option<u32> {
         let sixteenths = 16 * self.num as u32;
         (self.den > 0 && sixteenths.is_multiple_of(self.den as u32)).then(|| sixteenths / self.den as u32)
@@ -75,7 +75,8 @@ pub struct KeySig {
 pub struct Pickup {
     /// The short bar's time signature (e.g. 1/4).
     pub time_sig: TimeSig,
-    /// Its length in steps; the clip pads `steps_per_bar - steps` silent steps in front of it.
+    /// Its length in grid steps; the clip pads `steps_per_bar - steps` silent steps in front
+    /// of it.
     pub steps: u32,
 }
 
@@ -84,8 +85,12 @@ pub struct Pickup {
 pub struct Meta {
     /// Title for the conductor track (the source's file stem).
     pub title: String,
-    /// Time division of the source file (the grid is 4 steps per quarter whatever it is).
+    /// Time division of the source file (the grid is the clip's whatever it is).
     pub ticks_per_quarter: u16,
+    /// The grid the notes sit on (16ths unless the clip's onsets ask for triplets); files
+    /// written before grids existed are on 16ths.
+    #[serde(default)]
+    pub grid: Grid,
     /// Tempo in microseconds per quarter note, as MIDI stores it (kept exact for round trips).
     pub us_per_quarter: u32,
     /// The clip's meter.
@@ -103,6 +108,7 @@ impl Meta {
         Self {
             title: title.into(),
             ticks_per_quarter: 480,
+            grid: Grid::Sixteenths,
             us_per_quarter,
             time_sig,
             key_sig: None,
@@ -115,10 +121,16 @@ impl Meta {
         60_000_000.0 / self.us_per_quarter as f64
     }
 
-    /// Steps per bar of the clip's meter (checked when the clip was read; 16 if it is not a
-    /// whole, non-zero number of steps).
+    /// Grid steps per bar of the clip's meter (checked when the clip was read; a 4/4 bar if
+    /// it is not a whole, non-zero number of 16ths).
     pub fn steps_per_bar(&self) -> u32 {
-        self.time_sig.steps_per_bar().filter(|&s| s > 0).unwrap_or(16)
+        let sixteenths = self.time_sig.steps_per_bar().filter(|&s| s > 0).unwrap_or(16);
+        sixteenths * self.grid.steps_per_quarter() / 4
+    }
+
+    /// Quarter notes per bar.
+    pub fn bar_quarters(&self) -> f64 {
+        self.steps_per_bar() as f64 / self.grid.steps_per_quarter() as f64
     }
 
     /// Silent steps padded in front of a pickup written as a short first bar.
@@ -127,7 +139,7 @@ impl Meta {
     }
 }
 
-/// One note on the grid.
+/// One note on the grid, with where it really sits off its steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     /// MIDI key number.
@@ -138,6 +150,16 @@ pub struct Note {
     pub end: u32,
     /// Note-on velocity (1..=127).
     pub velocity: u8,
+    /// How far the note-on and note-off sit off `start` and `end` (swing, human timing).
+    #[serde(default, skip_serializing_if = "Nudge::is_none")]
+    pub nudge: Nudge,
+}
+
+impl Note {
+    /// A note exactly on the grid.
+    pub fn new(pitch: u8, start: u32, end: u32, velocity: u8) -> Self {
+        Self { pitch, start, end, velocity, nudge: Nudge::NONE }
+    }
 }
 
 /// One clip track: the notes of one (MIDI track, channel) pair.
@@ -209,6 +231,13 @@ impl Clip {
         check_bars(self.bars())
     }
 
+    /// Where each note of each track starts, in ticks at [`TICKS_PER_QUARTER`] from step 0,
+    /// nudge included.
+    pub fn onset_ticks(&self) -> impl Iterator<Item = u64> + '_ {
+        let grid = self.meta.grid;
+        self.tracks.iter().flat_map(move |t| t.notes.iter().map(move |n| grid.tick(n.start, n.nudge.on)))
+    }
+
     /// Number of notes over all tracks.
     pub fn note_count(&self) -> usize {
         self.tracks.iter().map(|t| t.notes.len()).sum()
@@ -236,7 +265,16 @@ impl Clip {
                     .notes
                     .iter()
                     .filter(|n| n.end > from && n.start < to)
-                    .map(|n| Note { start: n.start.max(from) - from, end: n.end.min(to) - from, ..*n })
+                    .map(|n| Note {
+                        start: n.start.max(from) - from,
+                        end: n.end.min(to) - from,
+                        // A note cut at an edge starts or ends on it.
+                        nudge: Nudge {
+                            on: if n.start < from { 0 } else { n.nudge.on },
+                            off: if n.end > to { 0 } else { n.nudge.off },
+                        },
+                        ..*n
+                    })
                     .collect(),
                 ..t.clone()
             })
@@ -261,7 +299,7 @@ mod tests {
 
     #[test]
     fn check_length_and_select_bars_keep_the_limit() {
-        let n = |start: u32| Note { pitch: 60, start, end: start + 1, velocity: 80 };
+        let n = |start: u32| Note::new(60, start, start + 1, 80);
         let clip = Clip::one_track(vec![n(0), n(MAX_BARS * 16 - 1)]);
         assert_eq!(clip.bars(), MAX_BARS);
         assert!(clip.check_length().is_ok());

@@ -1,7 +1,8 @@
-//! Reading a Standard MIDI File into a [`Clip`] on the 16th-note grid.
+//! Reading a Standard MIDI File into a [`Clip`] on the grid its onsets ask for.
 //!
-//! The grid comes from the file's ticks per quarter, never from seconds, so it does not drift
-//! at any tempo. A clip track is one (MIDI track, channel) pair that has notes.
+//! Positions come from the file's ticks per quarter, never from seconds, so they do not drift
+//! at any tempo; each note keeps where it sits off the grid (its nudge), so none is moved or
+//! merged. A clip track is one (MIDI track, channel) pair that has notes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,19 +10,26 @@ use std::path::Path;
 use midly::{Format, MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
 
 use crate::clip::{
-    too_long, Clip, KeySig, Meta, Note, Pickup, TimeSig, Track, MAX_BARS, MAX_STEPS_PER_BAR,
-    STEPS_PER_QUARTER,
+    too_long, Clip, Grid, KeySig, Meta, Note, Pickup, TimeSig, Track, MAX_BARS, MAX_STEPS_PER_BAR,
+    TICKS_PER_QUARTER,
 };
 use crate::error::FileError;
+use crate::grid;
 
 /// Default tempo (120 BPM) when the file has no tempo event.
 const DEFAULT_US_PER_QUARTER: u32 = 500_000;
 
-/// Reads `path` into a clip; every failure names the file and the problem.
+/// Reads `path` into a clip on the grid its onsets ask for; every failure names the file and
+/// the problem.
 pub fn read_clip(path: &Path) -> Result<Clip, FileError> {
+    read_clip_on(path, None)
+}
+
+/// Reads `path` into a clip on `grid`, or on the grid its onsets ask for.
+pub fn read_clip_on(path: &Path, grid: Option<Grid>) -> Result<Clip, FileError> {
     let bytes = std::fs::read(path).map_err(|e| FileError::new(path, format!("cannot read: {e}")))?;
     let title = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-    parse_clip(&bytes, &title).map_err(|reason| FileError::new(path, reason))
+    parse_clip_on(&bytes, &title, grid).map_err(|reason| FileError::new(path, reason))
 }
 
 /// A note being held: where it started and how hard.
@@ -77,8 +85,14 @@ impl Voice {
     }
 }
 
-/// Parses MIDI bytes; the error is a reason without the file name.
+/// Parses MIDI bytes onto the grid their onsets ask for; the error is a reason without the
+/// file name.
 pub fn parse_clip(bytes: &[u8], title: &str) -> Result<Clip, String> {
+    parse_clip_on(bytes, title, None)
+}
+
+/// Parses MIDI bytes onto `grid`, or the grid their onsets ask for.
+pub fn parse_clip_on(bytes: &[u8], title: &str, grid: Option<Grid>) -> Result<Clip, String> {
     if bytes.is_empty() {
         return Err("the file is empty".into());
     }
@@ -158,20 +172,30 @@ pub fn parse_clip(bytes: &[u8], title: &str) -> Result<Clip, String> {
     }
 
     let (time_sig, pickup) = meter(&mut meters, tpq)?;
-    let steps_per_bar = time_sig.steps_per_bar().unwrap_or(0) as u64;
-    let pad = pickup.map_or(0, |p| steps_per_bar - p.steps as u64);
-    let step = |tick: u64| (tick * STEPS_PER_QUARTER as u64 + tpq / 2) / tpq + pad;
+    let sixteenths = time_sig.steps_per_bar().unwrap_or(0);
+    let pad = pickup.map_or(0, |p| sixteenths - p.steps) as u64;
+    // Ticks at 480 a quarter from the padded bar 1.
+    let tick = |t: u64| (t * TICKS_PER_QUARTER as u64 + tpq / 2) / tpq + pad * (TICKS_PER_QUARTER as u64 / 4);
+    let onsets: Vec<u64> = voices.values().flat_map(|v| v.notes.iter().map(|n| tick(n.1))).collect();
+    let grid = on_grid(grid, &onsets, sixteenths, pickup.map(|p| p.steps))?;
+    let spq = grid.steps_per_quarter();
+    let pickup = pickup.map(|p| Pickup { steps: p.steps * spq / 4, ..p });
     // Notes on the grid, still in u64: a damaged delta time can put one past any u32 step.
-    let grid = |&(pitch, s, e, velocity): &(u8, u64, u64, u8)| {
-        let start = step(s);
-        (pitch, start, step(e).max(start + 1), velocity)
+    let place = |&(pitch, s, e, velocity): &(u8, u64, u64, u8)| {
+        let (start, end, nudge) = grid.place_note(tick(s), tick(e));
+        (pitch, start, end, velocity, nudge)
     };
-    refuse_far_notes(voices.values().flat_map(|v| v.notes.iter().map(grid)), steps_per_bar)?;
+    let steps_per_bar = (sixteenths * spq / 4) as u64;
+    refuse_far_notes(
+        voices.values().flat_map(|v| v.notes.iter().map(place).map(|(p, s, e, v, _)| (p, s, e, v))),
+        steps_per_bar,
+    )?;
     tempos.sort_by_key(|&(t, _)| t);
     keys.sort_by_key(|&(t, _)| t);
     let meta = Meta {
         title: title.to_string(),
         ticks_per_quarter: tpq as u16,
+        grid,
         us_per_quarter: tempos.first().map_or(DEFAULT_US_PER_QUARTER, |&(_, t)| t.max(1)),
         time_sig,
         key_sig: keys.first().map(|&(_, k)| k),
@@ -184,12 +208,13 @@ pub fn parse_clip(bytes: &[u8], title: &str) -> Result<Clip, String> {
         let mut notes: Vec<Note> = voice
             .notes
             .iter()
-            .map(grid)
-            .map(|(pitch, start, end, velocity)| Note {
+            .map(place)
+            .map(|(pitch, start, end, velocity, nudge)| Note {
                 pitch,
                 start: start as u32,
                 end: end as u32,
                 velocity,
+                nudge,
             })
             .collect();
         notes.sort_by_key(|n| (n.start, n.pitch, n.end));
@@ -199,6 +224,36 @@ pub fn parse_clip(bytes: &[u8], title: &str) -> Result<Clip, String> {
         tracks.push(Track { name, channel: ch, program, notes });
     }
     Ok(Clip { meta, tracks })
+}
+
+/// The grid the clip is read onto: `forced`, or the one its `onsets` (ticks at 480 a quarter
+/// from bar 1) ask for, among those that hold its bar of `sixteenths` 16ths (in at most
+/// [`MAX_STEPS_PER_BAR`] steps) and its pickup (in 16ths). The plugin's capture asks too.
+pub fn on_grid(
+    forced: Option<Grid>,
+    onsets: &[u64],
+    sixteenths: u32,
+    pickup: Option<u32>,
+) -> Result<Grid, String> {
+    let fits = |g: Grid| {
+        let steps = sixteenths * g.steps_per_quarter() / 4;
+        if steps > MAX_STEPS_PER_BAR {
+            Err(format!("its bars would be {steps} steps, at most {MAX_STEPS_PER_BAR}"))
+        } else if pickup.is_some_and(|p| !g.holds(p)) {
+            Err("it cannot hold the pickup bar".to_string())
+        } else {
+            Ok(())
+        }
+    };
+    match forced {
+        Some(g) => {
+            fits(g).map(|_| g).map_err(|why| format!("the {} grid does not fit this clip: {why}", g.name()))
+        }
+        None => {
+            let allowed: Vec<Grid> = Grid::ALL.into_iter().filter(|&g| fits(g).is_ok()).collect();
+            Ok(grid::choose(onsets, &allowed))
+        }
+    }
 }
 
 /// Refuses notes (pitch, start, end, velocity on the grid) that reach past [`MAX_BARS`] bars,
@@ -281,6 +336,7 @@ fn meter(events: &mut [(u64, TimeSig)], tpq: u64) -> Result<(TimeSig, Option<Pic
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clip::Nudge;
     use midly::{Header, TrackEvent};
 
     fn ev(delta: u32, kind: TrackEventKind<'static>) -> TrackEvent<'static> {
@@ -320,8 +376,10 @@ mod tests {
         // tpq 96: a 16th is 24 ticks. Onset at tick 13 rounds to step 1; a 5-tick note keeps one step.
         let clip = parse(96, vec![vec![on(13, 60, 90), off(5, 60), on(6, 62, 70), off(48, 62)]]).unwrap();
         let notes = &clip.tracks[0].notes;
-        assert_eq!(notes[0], Note { pitch: 60, start: 1, end: 2, velocity: 90 });
-        assert_eq!(notes[1], Note { pitch: 62, start: 1, end: 3, velocity: 70 });
+        // Each keeps where it really was, in ticks at 480: the first 55 early, ending 150
+        // before its (one step) end; the second exactly on the grid.
+        assert_eq!(notes[0], Note { nudge: Nudge { on: -55, off: -150 }, ..Note::new(60, 1, 2, 90) });
+        assert_eq!(notes[1], Note::new(62, 1, 3, 70));
         assert_eq!(clip.meta.us_per_quarter, DEFAULT_US_PER_QUARTER);
         assert_eq!(clip.meta.time_sig, TimeSig { num: 4, den: 4 });
     }

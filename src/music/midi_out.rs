@@ -1,18 +1,17 @@
 //! Writing a [`Clip`] as a type-1 Standard MIDI File: a conductor track (title, tempo, meter,
-//! key), then one track per clip track with its name, channel, program and velocities.
+//! key), then one track per clip track with its name, channel, program and velocities; each
+//! note where its nudge puts it.
 
 use std::path::Path;
 
 use midly::num::u4;
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 
-use crate::clip::{Clip, TimeSig};
+use crate::clip::{Clip, Grid, Note, TimeSig};
 use crate::error::FileError;
 
 /// Ticks per quarter note of written files.
-pub const TICKS_PER_QUARTER: u32 = 480;
-/// Ticks per grid step (a 16th note).
-const TICKS_PER_STEP: u32 = TICKS_PER_QUARTER / crate::clip::STEPS_PER_QUARTER;
+pub use crate::grid::TICKS_PER_QUARTER;
 
 /// Writes `clip` to `path` through a temporary file, so a failure never leaves half a file.
 pub fn write_clip(clip: &Clip, path: &Path) -> Result<(), FileError> {
@@ -32,13 +31,14 @@ pub fn clip_to_bytes(clip: &Clip) -> Vec<u8> {
     let pad = meta.pickup_pad();
     let pickup = meta.pickup.filter(|_| clip.tracks.iter().flat_map(|t| &t.notes).all(|n| n.start >= pad));
     let shift = if pickup.is_some() { pad } else { 0 };
+    let grid = meta.grid;
 
     let mut conductor = vec![(0, TrackEventKind::Meta(MetaMessage::TrackName(meta.title.as_bytes())))];
     conductor.push((0, TrackEventKind::Meta(MetaMessage::Tempo(meta.us_per_quarter.min(0xFF_FFFF).into()))));
     match pickup {
         Some(p) => {
             conductor.push((0, time_signature(p.time_sig)));
-            conductor.push((p.steps * TICKS_PER_STEP, time_signature(meta.time_sig)));
+            conductor.push((p.steps * grid.ticks_per_step(), time_signature(meta.time_sig)));
         }
         None => conductor.push((0, time_signature(meta.time_sig))),
     }
@@ -51,8 +51,7 @@ pub fn clip_to_bytes(clip: &Clip) -> Vec<u8> {
         let ch = u4::new(track.channel & 0x0F);
         let midi = |message| TrackEventKind::Midi { channel: ch, message };
         let mut notes = Vec::with_capacity(track.notes.len() * 2);
-        for n in &track.notes {
-            let (start, end) = ((n.start - shift) * TICKS_PER_STEP, (n.end - shift) * TICKS_PER_STEP);
+        for (n, (start, end)) in track.notes.iter().zip(note_ticks(&track.notes, grid, shift)) {
             let key = n.pitch.min(127).into();
             // Sort key: note-offs before note-ons at equal ticks.
             notes.push((start, 1, midi(MidiMessage::NoteOn { key, vel: n.velocity.clamp(1, 127).into() })));
@@ -73,6 +72,30 @@ pub fn clip_to_bytes(clip: &Clip) -> Vec<u8> {
     let mut bytes = Vec::new();
     smf.write_std(&mut bytes).expect("writing to a Vec cannot fail");
     bytes
+}
+
+/// The (note-on, note-off) ticks of `notes`, `shift` steps earlier: nudged, at least a tick
+/// long, and each ended by the next of its key at the latest (a note nudged early must not
+/// start inside the one before it, or a reader would end the wrong one).
+fn note_ticks(notes: &[Note], grid: Grid, shift: u32) -> Vec<(u32, u32)> {
+    let tick =
+        |step: u32, nudge: i16| grid.tick(step.saturating_sub(shift), nudge).min(u32::MAX as u64 / 2) as u32;
+    let mut ticks: Vec<(u32, u32)> = notes
+        .iter()
+        .map(|n| {
+            let start = tick(n.start, n.nudge.on);
+            (start, tick(n.end, n.nudge.off).max(start + 1))
+        })
+        .collect();
+    let mut by_key: Vec<usize> = (0..notes.len()).collect();
+    by_key.sort_by_key(|&i| (notes[i].pitch, ticks[i].0));
+    for w in by_key.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if notes[a].pitch == notes[b].pitch && ticks[a].1 > ticks[b].0 {
+            ticks[a].1 = ticks[b].0.max(ticks[a].0 + 1);
+        }
+    }
+    ticks
 }
 
 fn time_signature(ts: TimeSig) -> TrackEventKind<'static> {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clip::{Clip, Note, Track};
+use crate::clip::{Clip, Note, Nudge, Track};
 
 /// A set of MIDI pitches as a bit mask (bit `p` = pitch `p`).
 pub type Group = u128;
@@ -214,7 +214,7 @@ pub fn decode(dict: &Dictionary, tokens: &[u32], velocity: &dyn Fn(usize, u8) ->
         for p in pitches(starting) {
             let velocity = velocity(step, p);
             open[p as usize] = Some(notes.len());
-            notes.push(Note { pitch: p, start: step as u32, end: step as u32 + 1, velocity });
+            notes.push(Note::new(p, step as u32, step as u32 + 1, velocity));
         }
         prev = now;
     }
@@ -222,18 +222,25 @@ pub fn decode(dict: &Dictionary, tokens: &[u32], velocity: &dyn Fn(usize, u8) ->
     notes
 }
 
-/// Decodes every roll of `enc` into the tracks of a clip shaped like `template`.
+/// Decodes every roll of `enc` into the tracks of a clip shaped like `template`, its notes
+/// nudged as the template's of the same key and step.
 pub fn decode_clip(enc: &Encoded, template: &Clip) -> Clip {
     let tracks = template
         .tracks
         .iter()
         .zip(&enc.rolls)
-        .map(|(t, roll)| Track {
-            notes: decode(&enc.dict, &roll.tokens, &|step, pitch| {
+        .map(|(t, roll)| {
+            let mut notes = decode(&enc.dict, &roll.tokens, &|step, pitch| {
                 let struck = roll.velocities.get(step).and_then(|v| v.iter().find(|&&(p, _)| p == pitch));
                 struck.map_or_else(|| t.mean_velocity(), |&(_, v)| v)
-            }),
-            ..t.clone()
+            });
+            // The tokens hold steps; each note's nudge off them comes from the template.
+            let nudges: HashMap<(u32, u8), Nudge> =
+                t.notes.iter().map(|n| ((n.start, n.pitch), n.nudge)).collect();
+            notes
+                .iter_mut()
+                .for_each(|n| n.nudge = nudges.get(&(n.start, n.pitch)).copied().unwrap_or_default());
+            Track { notes, ..t.clone() }
         })
         .collect();
     Clip { meta: template.meta.clone(), tracks }
@@ -247,7 +254,7 @@ mod tests {
         Clip::one_track(notes)
     }
     fn n(pitch: u8, start: u32, end: u32) -> Note {
-        Note { pitch, start, end, velocity: 80 }
+        Note::new(pitch, start, end, 80)
     }
 
     #[test]

@@ -1,11 +1,15 @@
-//! The three resolutions of the SinTra pyramid: the 16th-note token sequence decimated to
-//! 8th and quarter notes (keep the first step of each 2 or 4), and upsampling by repetition.
+//! The three resolutions of the SinTra pyramid: the grid's token sequence decimated to the
+//! coarser stages (keep the first step of each 2 or 4 on 16ths; see [`Grid::strides`] for the
+//! others), and upsampling by repetition.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-/// One level of the pyramid, coarse to fine.
+use crate::grid::Grid;
+
+/// One level of the pyramid, coarse to fine (named for the 16th grid; on a triplet grid the
+/// middle and finest stages are triplets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Resolution {
     /// Quarter notes (stage 1).
@@ -20,13 +24,14 @@ impl Resolution {
     /// All levels in training order.
     pub const ALL: [Resolution; 3] = [Resolution::Quarter, Resolution::Eighth, Resolution::Sixteenth];
 
-    /// Grid steps (16ths) per token at this level.
-    pub fn stride(self) -> usize {
-        match self {
-            Resolution::Quarter => 4,
-            Resolution::Eighth => 2,
-            Resolution::Sixteenth => 1,
-        }
+    /// Grid steps per token at this level on `grid`.
+    pub fn stride(self, grid: Grid) -> usize {
+        let level = match self {
+            Resolution::Quarter => 0,
+            Resolution::Eighth => 1,
+            Resolution::Sixteenth => 2,
+        };
+        grid.strides()[level]
     }
 
     /// Short label used in JSON and tables.
@@ -49,9 +54,9 @@ pub fn upsample(tokens: &[u32], factor: usize) -> Vec<u32> {
     tokens.iter().flat_map(|&t| std::iter::repeat_n(t, factor)).collect()
 }
 
-/// Distinct tokens of a 16th-note sequence seen at `res`, sorted: the track's vocabulary there.
-pub fn vocabulary(tokens: &[u32], res: Resolution) -> BTreeSet<u32> {
-    tokens.iter().step_by(res.stride()).copied().collect()
+/// Distinct tokens of a sequence on `grid` seen at `res`, sorted: the track's vocabulary there.
+pub fn vocabulary(tokens: &[u32], res: Resolution, grid: Grid) -> BTreeSet<u32> {
+    tokens.iter().step_by(res.stride(grid)).copied().collect()
 }
 
 #[cfg(test)]
@@ -70,8 +75,11 @@ mod tests {
     #[test]
     fn vocab_shrinks_with_resolution() {
         let t = [0, 1, 2, 1, 0, 0, 3, 3];
-        assert_eq!(vocabulary(&t, Resolution::Sixteenth).len(), 4);
-        assert_eq!(vocabulary(&t, Resolution::Eighth).into_iter().collect::<Vec<_>>(), vec![0, 2, 3]);
-        assert_eq!(vocabulary(&t, Resolution::Quarter).into_iter().collect::<Vec<_>>(), vec![0]);
+        let g = Grid::Sixteenths;
+        assert_eq!(vocabulary(&t, Resolution::Sixteenth, g).len(), 4);
+        assert_eq!(vocabulary(&t, Resolution::Eighth, g).into_iter().collect::<Vec<_>>(), vec![0, 2, 3]);
+        assert_eq!(vocabulary(&t, Resolution::Quarter, g).into_iter().collect::<Vec<_>>(), vec![0]);
+        // On triplets a quarter is 6 steps.
+        assert_eq!(Resolution::Quarter.stride(Grid::Triplets), 6);
     }
 }

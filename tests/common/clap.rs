@@ -87,6 +87,7 @@ pub enum In {
         time: u32,
         channel: u8,
         key: u8,
+        velocity: u8,
     },
     Off {
         time: u32,
@@ -210,10 +211,10 @@ impl Session {
         let mut input = EventBuffer::with_capacity(events.len());
         for e in events {
             match *e {
-                In::On { time, channel, key } => input.push(&NoteOnEvent::new(
+                In::On { time, channel, key, velocity } => input.push(&NoteOnEvent::new(
                     time,
                     Pckn::new(0u16, channel as u16, key as u16, Match::All),
-                    0.63,
+                    velocity as f64 / 127.0,
                 )),
                 In::Off { time, channel, key } => input.push(&NoteOffEvent::new(
                     time,
@@ -345,20 +346,22 @@ pub fn notes(outs: &[Out]) -> Vec<(i16, i16, bool)> {
 }
 
 /// The notes of `clip`'s first `beats` quarter notes as input events, per block of `frames` at
-/// 120 BPM from beat 0; notes still held at `beats` end half a block before it.
+/// 120 BPM from beat 0, at their velocities; notes still held at `beats` end on its last sample.
 pub fn input_blocks(clip: &sintra_core::Clip, beats: f64, frames: u32) -> Vec<Vec<In>> {
     let step = frames as f64 / SR * 2.0;
     let mut blocks = vec![Vec::new(); (beats / step).round() as usize];
+    // Where each note was played: its step, nudged (ticks at 480 a quarter).
+    let at = |step: u32, nudge: i16| clip.meta.grid.tick(step, nudge) as f64 / 480.0;
     for t in &clip.tracks {
-        for n in t.notes.iter().filter(|n| (n.start as f64) < beats * 4.0) {
-            let end = (n.end as f64 / 4.0).min(beats - step / 2.0);
-            for (beat, on) in [(n.start as f64 / 4.0, true), (end, false)] {
+        for n in t.notes.iter().filter(|n| at(n.start, n.nudge.on) < beats) {
+            let end = at(n.end, n.nudge.off).min(beats);
+            for (beat, on) in [(at(n.start, n.nudge.on), true), (end, false)] {
                 let i = ((beat / step).floor() as usize).min(blocks.len() - 1);
                 let time =
                     ((beat - i as f64 * step) / step * frames as f64).round().min(frames as f64 - 1.0) as u32;
-                let (channel, key) = (t.channel, n.pitch);
+                let (channel, key, velocity) = (t.channel, n.pitch, n.velocity);
                 blocks[i].push(if on {
-                    In::On { time, channel, key }
+                    In::On { time, channel, key, velocity }
                 } else {
                     In::Off { time, channel, key }
                 });

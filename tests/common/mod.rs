@@ -32,6 +32,42 @@ pub fn valid_files() -> Vec<PathBuf> {
 /// A track's name and its notes in ticks: (pitch, start, end), sorted.
 pub type RawTrack = (String, Vec<(u8, u64, u64)>);
 
+/// A note as a file holds it: (channel, pitch, start tick, end tick, velocity).
+pub type FileNote = (u8, u8, u64, u64, u8);
+
+/// Ticks per quarter of a MIDI file and all its notes in its own ticks, sorted; a key struck
+/// again while held ends the note before.
+pub fn file_notes(bytes: &[u8]) -> (u64, Vec<FileNote>) {
+    use midly::{MidiMessage, Smf, Timing, TrackEventKind};
+    let smf = Smf::parse(bytes).unwrap();
+    let Timing::Metrical(tpq) = smf.header.timing else { panic!("metrical files only") };
+    let mut notes = Vec::new();
+    for track in &smf.tracks {
+        let (mut tick, mut open) = (0u64, std::collections::HashMap::new());
+        for ev in track {
+            tick += ev.delta.as_int() as u64;
+            if let TrackEventKind::Midi { channel, message } = ev.kind {
+                let (ch, on) = match message {
+                    MidiMessage::NoteOn { key, vel } => {
+                        (channel.as_int(), Some((key.as_int(), vel.as_int())))
+                    }
+                    MidiMessage::NoteOff { key, .. } => (channel.as_int(), Some((key.as_int(), 0))),
+                    _ => continue,
+                };
+                let (key, vel) = on.unwrap();
+                if let Some((start, v)) = open.remove(&(ch, key)) {
+                    notes.push((ch, key, start, tick, v));
+                }
+                if vel > 0 {
+                    open.insert((ch, key), (tick, vel));
+                }
+            }
+        }
+    }
+    notes.sort();
+    (tpq.as_int() as u64, notes)
+}
+
 /// Notes of a MIDI file in its own ticks, per track.
 pub fn raw_notes(bytes: &[u8]) -> Vec<RawTrack> {
     use midly::{MetaMessage, MidiMessage, Smf, TrackEventKind};

@@ -122,6 +122,8 @@ pub fn show(app: &mut App, ui: &mut Ui, setter: &ParamSetter) {
         });
         slider(ui, "Start bar", &p.start_bar, setter);
         ui.label(RichText::new(app.start_text()).weak());
+        slider(ui, "Feel", &p.feel, setter)
+            .on_hover_text("The clip's swing and human timing: 0 on the grid, 1 as the clip was played");
         toggle(ui, "Pass incoming MIDI through", &p.thru, setter);
     });
 

@@ -172,7 +172,9 @@ impl App {
         let clip = self.link.engine.shared.project.clip().clone();
         let variation = self.link.engine.shared.project.variations().get(self.picked()).cloned();
         let result = match (clip, variation) {
-            (Some(c), Some(v)) => export::write(&c, &v, self.include_clip, path),
+            (Some(c), Some(v)) => {
+                export::write(&c, &v, self.include_clip, self.params.feel.value() as f64, path)
+            }
             _ => Err("nothing generated to export yet".into()),
         };
         match result {

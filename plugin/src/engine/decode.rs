@@ -1,9 +1,12 @@
 //! Turning sampled bars (token indices per track and step) into notes on the timeline.
 
+use sintra_core::clip::{Grid, Note};
+use sintra_core::generate::feel::Feel;
 use sintra_core::generate::Kept;
 use sintra_core::model_file::SintraModel;
 use sintra_core::velocity::Dynamics;
 
+use crate::project::play_note;
 use crate::scheduler::PlayNote;
 
 /// Turns sampled bars into notes as they come, holding a pitch across bar lines while it sounds.
@@ -16,6 +19,10 @@ pub struct BarDecoder {
     channels: Vec<u8>,
     /// Velocities shaped like the clip's.
     dynamics: Dynamics,
+    /// Timing shaped like the clip's: each note's nudge off the grid.
+    feel: Feel,
+    /// The clip's grid: steps to quarter notes.
+    grid: Grid,
     /// Per track and pitch, the step its sounding note started at.
     open: Vec<[Option<u32>; 128]>,
     /// Steps decoded so far.
@@ -36,17 +43,20 @@ impl BarDecoder {
             restruck: dict.restruck.clone(),
             channels: clip.tracks.iter().map(|t| t.channel).collect(),
             dynamics: Dynamics::new(clip),
+            feel: Feel::new(clip),
+            grid: clip.meta.grid,
             open: vec![[None; 128]; clip.tracks.len()],
             step: 0,
-            bar_quarters: clip.meta.steps_per_bar() as f64 / 4.0,
+            bar_quarters: clip.meta.bar_quarters(),
             keep,
         }
     }
 
-    /// Continues at `step` (a later bar line), forgetting notes still open: they lie behind.
-    pub fn jump(&mut self, step: u32) {
+    /// Continues at `beats` quarter notes (a later bar line), forgetting notes still open:
+    /// they lie behind.
+    pub fn jump_to(&mut self, beats: f64) {
         self.open.iter_mut().for_each(|o| *o = [None; 128]);
-        self.step = step;
+        self.step = (beats * self.grid.steps_per_quarter() as f64).round().max(0.0) as u32;
     }
 
     /// The notes that end in this bar (all still sounding ones too when `last`), sorted by start.
@@ -58,10 +68,16 @@ impl BarDecoder {
             if let Some(keep) = self.keep.as_ref().filter(|keep| keep.tracks.get(k) == Some(&true)) {
                 let index = (self.step / steps.max(1)) as usize;
                 let kept = keep.notes(k, index, self.step);
-                notes.extend(kept.map(|n| note(n.start, n.end, channel, n.pitch, n.velocity)));
+                notes.extend(kept.map(|n| play_note(&n, channel, self.grid)));
                 continue;
             }
-            let velocity = |start: u32, p: u8| self.dynamics.velocity(k, start as usize, p);
+            let (dynamics, feel, grid) = (&self.dynamics, &self.feel, self.grid);
+            // A drawn note, its velocity and nudge shaped like the clip's.
+            let note = |start: u32, end: u32, p: u8| {
+                let mut n = Note::new(p, start, end, dynamics.velocity(k, start as usize, p));
+                n.nudge = feel.nudge(k, &n);
+                play_note(&n, channel, grid)
+            };
             for (i, &tok) in tokens.iter().enumerate() {
                 let step = self.step + i as u32;
                 let now = self.groups.get(tok as usize).copied().unwrap_or(0);
@@ -73,12 +89,12 @@ impl BarDecoder {
                         (None, true) => *open = Some(step),
                         (Some(start), false) => {
                             *open = None;
-                            notes.push(note(start, step, channel, p, velocity(start, p)));
+                            notes.push(note(start, step, p));
                         }
                         // Struck again: the sounding note ends where the new one starts.
                         (Some(start), true) if again & (1 << p) != 0 => {
                             *open = Some(step);
-                            notes.push(note(start, step, channel, p, velocity(start, p)));
+                            notes.push(note(start, step, p));
                         }
                         _ => {}
                     }
@@ -88,7 +104,7 @@ impl BarDecoder {
                 let end = self.step + steps;
                 for p in 0..128u8 {
                     if let Some(start) = self.open[k][p as usize].take() {
-                        notes.push(note(start, end, channel, p, velocity(start, p)));
+                        notes.push(note(start, end, p));
                     }
                 }
             }
@@ -97,10 +113,6 @@ impl BarDecoder {
         notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.key.cmp(&b.key)));
         notes
     }
-}
-
-fn note(start: u32, end: u32, channel: u8, key: u8, velocity: u8) -> PlayNote {
-    PlayNote { start: start as f64 / 4.0, end: end as f64 / 4.0, channel, key, velocity }
 }
 
 #[cfg(test)]

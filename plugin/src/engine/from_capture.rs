@@ -1,11 +1,13 @@
 //! A clip from what the audio thread recorded.
 
-use sintra_core::clip::{Clip, Meta, Note, TimeSig, Track};
+use sintra_core::clip::{Clip, Meta, Note, TimeSig, Track, TICKS_PER_QUARTER};
+use sintra_core::midi_in::on_grid;
 
 use crate::capture::CaptureMsg;
 
-/// Builds a clip from one capture: a track per MIDI channel, positions on the 16th grid from
-/// the capture's first bar line, notes still held at the end closed there.
+/// Builds a clip from one capture: a track per MIDI channel, from the capture's first bar line,
+/// on the grid its onsets ask for (as a file's are), each note nudged to where the host played
+/// it; notes still held at the end closed there.
 pub fn clip_from_capture(msgs: &[CaptureMsg]) -> Result<Clip, String> {
     let Some(&CaptureMsg::Start { beat: origin }) = msgs.first() else {
         return Err("capture has no start".into());
@@ -14,42 +16,52 @@ pub fn clip_from_capture(msgs: &[CaptureMsg]) -> Result<Clip, String> {
         return Err("capture has no end".into());
     };
     let time_sig = TimeSig { num: num.max(1), den: den.max(1) };
-    match time_sig.steps_per_bar() {
-        Some(s) if s % 4 == 0 => {}
+    let sixteenths = match time_sig.steps_per_bar() {
+        Some(s) if s % 4 == 0 => s,
         _ => {
             return Err(format!(
                 "the host's meter {time_sig} cannot be learned (bars must be whole quarter notes)"
             ))
         }
-    }
-    let step = |beat: f64| ((beat - origin) * 4.0).round().max(0.0) as u32;
-    let mut open: Vec<[Option<(u32, u8)>; 128]> = vec![[None; 128]; 16];
-    let mut per_channel: Vec<Vec<Note>> = vec![Vec::new(); 16];
+    };
+    // Ticks at 480 a quarter from the first bar line: the host's positions, not snapped.
+    let tick = |beat: f64| ((beat - origin) * TICKS_PER_QUARTER as f64).round().max(0.0) as u64;
+    let mut open: Vec<[Option<(u64, u8)>; 128]> = vec![[None; 128]; 16];
+    // Per channel: (key, on tick, off tick, velocity).
+    let mut per_channel: Vec<Vec<(u8, u64, u64, u8)>> = vec![Vec::new(); 16];
     for m in msgs {
         if let CaptureMsg::Note { beat, channel, key, velocity } = *m {
             let (ch, key) = ((channel & 15) as usize, key & 127);
-            let s = step(beat);
+            let t = tick(beat);
             if let Some((start, vel)) = open[ch][key as usize].take() {
-                per_channel[ch].push(Note { pitch: key, start, end: s.max(start + 1), velocity: vel });
+                per_channel[ch].push((key, start, t, vel));
             }
             if velocity > 0 {
-                open[ch][key as usize] = Some((s, velocity));
+                open[ch][key as usize] = Some((t, velocity));
             }
         }
     }
-    let last = step(end);
+    let last = tick(end);
     for (ch, keys) in open.iter_mut().enumerate() {
         for (key, slot) in keys.iter_mut().enumerate() {
             if let Some((start, vel)) = slot.take() {
-                per_channel[ch].push(Note {
-                    pitch: key as u8,
-                    start,
-                    end: last.max(start + 1),
-                    velocity: vel,
-                });
+                per_channel[ch].push((key as u8, start, last.max(start), vel));
             }
         }
     }
+    let onsets: Vec<u64> = per_channel.iter().flatten().map(|n| n.1).collect();
+    let grid = on_grid(None, &onsets, sixteenths, None)?;
+    let per_channel: Vec<Vec<Note>> = per_channel
+        .into_iter()
+        .map(|notes| {
+            let place = |&(key, on, off, velocity): &(u8, u64, u64, u8)| {
+                let (start, end, nudge) = grid.place_note(on, off);
+                let step = |s: u64| s.min(u32::MAX as u64) as u32;
+                Note { nudge, ..Note::new(key, step(start), step(end), velocity) }
+            };
+            notes.iter().map(place).collect()
+        })
+        .collect();
     let tracks: Vec<Track> = per_channel
         .into_iter()
         .enumerate()
@@ -62,13 +74,15 @@ pub fn clip_from_capture(msgs: &[CaptureMsg]) -> Result<Clip, String> {
     if tracks.is_empty() {
         return Err("the capture has no notes".into());
     }
-    let meta = Meta::made("SinTra capture", (60_000_000.0 / tempo.max(1.0)).round() as u32, time_sig);
+    let mut meta = Meta::made("SinTra capture", (60_000_000.0 / tempo.max(1.0)).round() as u32, time_sig);
+    meta.grid = grid;
     Ok(Clip { meta, tracks })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sintra_core::clip::Nudge;
 
     #[test]
     fn capture_becomes_a_clip_per_channel() {
@@ -86,9 +100,9 @@ mod tests {
         assert_eq!(
             t,
             vec![
-                (0, vec![Note { pitch: 60, start: 0, end: 4, velocity: 100 }]),
-                // Held to the end of the capture: closed there; 8.26 rounds to step 1.
-                (2, vec![Note { pitch: 48, start: 1, end: 32, velocity: 70 }]),
+                (0, vec![Note::new(60, 0, 4, 100)]),
+                // Held to the end of the capture: closed there; 8.26 is step 1, 5 ticks late.
+                (2, vec![Note { nudge: Nudge { on: 5, off: 0 }, ..Note::new(48, 1, 32, 70) }]),
             ]
         );
         let bad =

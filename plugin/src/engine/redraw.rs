@@ -3,12 +3,12 @@
 
 use std::sync::atomic::AtomicBool;
 
-use sintra_core::clip::{Clip, Note};
+use sintra_core::clip::Clip;
 use sintra_core::eval::bar_closeness;
 use sintra_core::generate::{redraw, GenerateOptions};
 use sintra_core::model_file::SintraModel;
 
-use crate::project::Variation;
+use crate::project::{grid_note, play_note, Variation};
 use crate::scheduler::PlayNote;
 
 /// `v` with its bars `first..=last` (1-based) drawn again with `opts`.
@@ -26,8 +26,9 @@ pub fn redraw_variation(
     let cancel = AtomicBool::new(false);
     let new =
         redraw(model, opts, &clip, (first, last), false, &cancel, &mut |_| {}).map_err(|e| e.to_string())?;
+    let grid = model.meta.clip.meta.grid;
     let mut notes: Vec<PlayNote> =
-        new.tracks.iter().flat_map(|t| t.notes.iter().map(|n| play_note(n, t.channel))).collect();
+        new.tracks.iter().flat_map(|t| t.notes.iter().map(|n| play_note(n, t.channel, grid))).collect();
     notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.key.cmp(&b.key)));
     let closeness = bar_closeness(&model.meta.clip, &new).into_iter().map(|(m, _)| m as f32).collect();
     Ok(Variation { notes, length: v.length, closeness })
@@ -35,10 +36,10 @@ pub fn redraw_variation(
 
 /// Length of one of the model's bars in quarter notes.
 fn bar_quarters(model: &SintraModel) -> f64 {
-    model.meta.clip.meta.steps_per_bar() as f64 / 4.0
+    model.meta.clip.meta.bar_quarters()
 }
 
-/// A variation's notes on the model's tracks (by MIDI channel), on its 16th grid.
+/// A variation's notes on the model's tracks (by MIDI channel), on its grid, nudges and all.
 pub fn as_clip(model: &SintraModel, v: &Variation) -> Clip {
     let template = &model.meta.clip;
     let mut clip = Clip { meta: template.meta.clone(), tracks: template.tracks.clone() };
@@ -46,19 +47,8 @@ pub fn as_clip(model: &SintraModel, v: &Variation) -> Clip {
     clip.tracks.iter_mut().for_each(|t| t.notes.clear());
     for n in &v.notes {
         let Some(t) = clip.tracks.iter_mut().find(|t| t.channel == n.channel) else { continue };
-        let (start, end) = ((n.start * 4.0).round() as u32, (n.end * 4.0).round() as u32);
-        t.notes.push(Note { pitch: n.key, start, end: end.max(start + 1), velocity: n.velocity });
+        t.notes.push(grid_note(n, clip.meta.grid, 0, 1.0));
     }
     clip.tracks.iter_mut().for_each(|t| t.notes.sort_by_key(|n| (n.start, n.pitch)));
     clip
-}
-
-fn play_note(n: &Note, channel: u8) -> PlayNote {
-    PlayNote {
-        start: n.start as f64 / 4.0,
-        end: n.end as f64 / 4.0,
-        channel,
-        key: n.pitch,
-        velocity: n.velocity,
-    }
 }

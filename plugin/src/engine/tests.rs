@@ -220,7 +220,7 @@ fn trains_without_generating_and_a_project_loaded_while_running_is_restored() {
 
     // The host loads a project into a running engine: all of it is taken at once.
     let mut other = start(1);
-    let notes = vec![PlayNote { start: 0.5, end: 1.0, channel: 2, key: 60, velocity: 90 }];
+    let notes = vec![PlayNote::new(0.5, 1.0, 2, 60, 90)];
     let saved = Project {
         variations: vec![Variation { notes: notes.clone(), length: 6.0, ..Default::default() }],
         origin: Some(12.0),

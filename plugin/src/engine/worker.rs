@@ -556,7 +556,7 @@ impl Worker {
         let drawn = as_clip(model, &v);
         self.sample(|| run.gen.follow_clip(&drawn, 0..bars as u32, true))?;
         run.length = v.length;
-        run.decoder.jump((v.length * 4.0).round() as u32);
+        run.decoder.jump_to(v.length);
         Ok(())
     }
 
@@ -708,7 +708,7 @@ impl Worker {
         if playhead > run.length + bar {
             // Far ahead (a seek, or a reload deep into an endless run): continue from there.
             run.length = (playhead / bar).floor() * bar;
-            run.decoder.jump((run.length * 4.0).round() as u32);
+            run.decoder.jump_to(run.length);
         }
         // Four bars ahead (seconds of slack for a busy machine); a few bars at a time when
         // behind, without holding up other work.
@@ -738,7 +738,7 @@ impl Worker {
         options.keep = self.kept(&model.meta.clip);
         let mut run = self.run_for(&model, options, k, self.job()).ok()?;
         run.length = length;
-        run.decoder.jump((length * 4.0).round() as u32);
+        run.decoder.jump_to(length);
         self.push(PlayMsg::Append { loads: self.loads });
         Some(run)
     }

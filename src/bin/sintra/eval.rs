@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sintra_core::eval::{clip_stats, compare, mean, shuffle_bars, ClipStats, Comparison};
+use sintra_core::midi_in::read_clip_on;
 use sintra_core::{read_clip, FileError};
 
 #[derive(Serialize)]
@@ -42,6 +43,8 @@ pub fn run(
     json: bool,
 ) -> Result<(), FileError> {
     let mut clip = read_clip(reference)?;
+    // Generated files are read on the reference's grid, so their bars line up step for step.
+    let grid = Some(clip.meta.grid);
     if let Some((a, b)) = ref_bars {
         clip = clip.select_bars(a, b).map_err(|e| FileError::new(reference, e))?;
     }
@@ -49,7 +52,7 @@ pub fn run(
     match candidates {
         Candidates::Files(generated, gen_bars) => {
             for g in generated {
-                let mut gen = read_clip(g)?;
+                let mut gen = read_clip_on(g, grid)?;
                 if let Some((a, b)) = gen_bars {
                     gen = gen.select_bars(a, b.min(gen.bars())).map_err(|e| FileError::new(g, e))?;
                 }
@@ -89,8 +92,8 @@ pub fn run(
         s.onsets_per_bar
     );
     println!(
-        "  short-notes {:.3}  note-length {:.2}  harmonic-fit {:.3}  re-strikes {:.3}  velocity-spread {:.1}",
-        s.short_notes, s.note_length, s.harmonic_fit, s.restrikes, s.velocity_spread
+        "  short-notes {:.3}  note-length {:.2}  harmonic-fit {:.3}  re-strikes {:.3}  velocity-spread {:.1}  off-grid {:.3}",
+        s.short_notes, s.note_length, s.harmonic_fit, s.restrikes, s.velocity_spread, s.off_grid
     );
     let width = report.files.iter().map(|f| f.file.len()).max().unwrap_or(0).max(8);
     println!(
@@ -131,12 +134,24 @@ pub fn run(
     row("mean", &report.mean);
     println!();
     println!(
-        "{:<width$} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>6}",
-        "file", "short", "length", "harm", "chords", "match", "near", "shift", "s-near", "restrk", "vel-sd"
+        "{:<width$} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>6} {:>7} {:>6}",
+        "file",
+        "short",
+        "length",
+        "harm",
+        "chords",
+        "match",
+        "near",
+        "shift",
+        "s-near",
+        "restrk",
+        "vel-sd",
+        "beat-js",
+        "off"
     );
     let row = |name: &str, c: &Comparison| {
         println!(
-            "{:<width$} {:>6.3} {:>6.2} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>7.3} {:>6.1}",
+            "{:<width$} {:>6.3} {:>6.2} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>7.3} {:>6.1} {:>7.3} {:>6.3}",
             name,
             c.stats.short_notes,
             c.stats.note_length,
@@ -147,7 +162,9 @@ pub fn run(
             c.shifted_match,
             c.shifted_copies,
             c.stats.restrikes,
-            c.stats.velocity_spread
+            c.stats.velocity_spread,
+            c.beat_js,
+            c.stats.off_grid
         )
     };
     for f in &report.files {

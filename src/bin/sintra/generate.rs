@@ -7,7 +7,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sintra_core::device::{self, DeviceChoice};
 use sintra_core::eval::bar_closeness;
-use sintra_core::generate::{generate, redraw, starts_with_clip, to_clip, GenerateOptions, Kept, Primer};
+use sintra_core::generate::{
+    feel, generate, redraw, starts_with_clip, to_clip, GenerateOptions, Kept, Primer,
+};
+use sintra_core::midi_in::read_clip_on;
 use sintra_core::model_file::SintraModel;
 use sintra_core::{write_clip, Clip, FileError};
 
@@ -39,6 +42,10 @@ pub struct GenArgs {
     /// its tracks in order), looped.
     #[arg(long = "with", value_name = "FILE.mid", requires = "keep_tracks")]
     pub with_file: Option<PathBuf>,
+    /// How much of the clip's feel (swing, a laid-back backbeat, human timing) the new notes
+    /// take: 0 puts them on the grid, 1 (the default) times them as the clip's were.
+    #[arg(long, default_value_t = 1.0)]
+    pub feel: f32,
     /// Print, for every new bar, how close it is to the clip (the measure behind
     /// `--similarity`) and the clip's bar or window it is nearest.
     #[arg(long)]
@@ -58,6 +65,9 @@ impl GenArgs {
         }
         if !(1..=64).contains(&self.candidates) {
             return Err("--candidates must be between 1 and 64".into());
+        }
+        if !(0.0..=1.0).contains(&self.feel) {
+            return Err("--feel must be between 0 and 1".into());
         }
         if self.keep_tracks.iter().any(|t| t.trim().is_empty()) {
             return Err("--keep-tracks names an empty track".into());
@@ -102,7 +112,7 @@ impl GenArgs {
         match &self.with_file {
             None => Ok(Some(Kept::clip_bars(&model.meta, keep))),
             Some(path) => {
-                let clip = sintra_core::read_clip(path)?;
+                let clip = read_clip_on(path, Some(model.meta.clip.meta.grid))?;
                 Kept::from_file(&model.meta, keep, &clip).map(Some).map_err(|e| FileError::new(path, e))
             }
         }
@@ -156,7 +166,9 @@ pub fn write_variations(
         progress.finish_and_clear();
         let sampled = sampled?;
         let path = if variations > 1 { numbered(out, v + 1) } else { out.to_path_buf() };
-        let clip = to_clip(model, &sampled, include_clip, opts.keep.as_ref());
+        let mut clip = to_clip(model, &sampled, include_clip, opts.keep.as_ref());
+        let from = if include_clip { model.meta.bars * model.meta.clip.meta.steps_per_bar() } else { 0 };
+        feel::scale(&mut clip, gen.feel, from..u32::MAX);
         write_clip(&clip, &path)?;
         eprintln!("wrote {} ({bars} bars, {} notes)", path.display(), clip.note_count());
         if gen.explain {
@@ -227,13 +239,16 @@ pub fn redraw_file(
 ) -> Result<(), FileError> {
     let (dev, _) = device::select(device).map_err(|e| FileError::new(model_path, e))?;
     let model = SintraModel::load(model_path, &dev)?;
-    let prev = sintra_core::read_clip(prev_path)?;
+    let prev = read_clip_on(prev_path, Some(model.meta.clip.meta.grid))?;
     let mut opts = gen.options(seed).map_err(|e| FileError::new(model_path, e))?;
     opts.keep = gen.kept(&model, model_path)?;
     let cancel = AtomicBool::new(false);
     let clip_first = starts_with_clip(&model, &prev);
-    let clip = with_one_maths_thread(|| redraw(&model, &opts, &prev, bars, clip_first, &cancel, &mut |_| {}))
-        .map_err(|e| FileError::new(prev_path, e.to_string()))?;
+    let mut clip =
+        with_one_maths_thread(|| redraw(&model, &opts, &prev, bars, clip_first, &cancel, &mut |_| {}))
+            .map_err(|e| FileError::new(prev_path, e.to_string()))?;
+    let spb = clip.meta.steps_per_bar();
+    feel::scale(&mut clip, gen.feel, (bars.0 - 1) * spb..bars.1 * spb);
     let out = out.unwrap_or_else(|| {
         let stem =
             prev_path.file_stem().map_or_else(|| "generated".into(), |s| s.to_string_lossy().into_owned());

@@ -3,9 +3,12 @@
 use std::path::Path;
 
 use serde::Serialize;
+use sintra_core::grid::Grid;
+use sintra_core::midi_in::read_clip_on;
 use sintra_core::pitch_group::{decode_clip, encode};
 use sintra_core::pyramid::{vocabulary, Resolution};
-use sintra_core::{read_clip, write_clip, FileError};
+use sintra_core::timing::Timing;
+use sintra_core::{write_clip, FileError};
 
 /// What `inspect --json` prints.
 #[derive(Serialize)]
@@ -16,6 +19,8 @@ struct Report {
     time_signature: [u8; 2],
     steps_per_bar: u32,
     bars: u32,
+    /// The grid and the feel (swing, push or lay-back, human timing, notes off the grid).
+    timing: Timing,
     tracks: Vec<TrackReport>,
 }
 
@@ -38,15 +43,15 @@ struct Vocab {
     quarter: usize,
 }
 
-pub fn run(file: &Path, json: bool) -> Result<(), FileError> {
-    let clip = read_clip(file)?;
+pub fn run(file: &Path, grid: Option<Grid>, json: bool) -> Result<(), FileError> {
+    let clip = read_clip_on(file, grid)?;
     let enc = encode(&clip);
     let tracks = clip
         .tracks
         .iter()
         .zip(&enc.rolls)
         .map(|(t, roll)| {
-            let v = |r| vocabulary(&roll.tokens, r).len();
+            let v = |r| vocabulary(&roll.tokens, r, clip.meta.grid).len();
             TrackReport {
                 name: t.name.clone(),
                 channel: t.channel,
@@ -68,6 +73,7 @@ pub fn run(file: &Path, json: bool) -> Result<(), FileError> {
         time_signature: [m.time_sig.num, m.time_sig.den],
         steps_per_bar: m.steps_per_bar(),
         bars: clip.bars(),
+        timing: Timing::of(&clip),
         tracks,
     };
     if json {
@@ -87,6 +93,8 @@ pub fn run(file: &Path, json: bool) -> Result<(), FileError> {
         );
     }
     println!("bars           {}", report.bars);
+    println!("grid           {} ({} steps a quarter)", m.grid.name(), m.grid.steps_per_quarter());
+    println!("feel           {}", report.timing.words);
     println!("pitch groups   {} in the clip", enc.dict.len());
     println!();
     println!(
@@ -116,8 +124,8 @@ fn key_name(sharps: i8, minor: bool) -> &'static str {
     }
 }
 
-pub fn convert(input: &Path, output: &Path) -> Result<(), FileError> {
-    let clip = read_clip(input)?;
+pub fn convert(input: &Path, output: &Path, grid: Option<Grid>) -> Result<(), FileError> {
+    let clip = read_clip_on(input, grid)?;
     let back = decode_clip(&encode(&clip), &clip);
     write_clip(&back, output)?;
     eprintln!("wrote {} ({} notes in {} tracks)", output.display(), back.note_count(), back.tracks.len());

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sintra_core::device::DeviceChoice;
-use sintra_core::midi_in::parse_clip;
+use sintra_core::grid::Grid;
+use sintra_core::midi_in::{parse_clip_on, read_clip_on};
 use sintra_core::FileError;
 
 /// The bundled clip, used by `continue` without a file.
@@ -32,6 +33,8 @@ enum Command {
     Inspect {
         /// The MIDI file.
         file: PathBuf,
+        #[command(flatten)]
+        grid: train::GridArg,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -42,6 +45,8 @@ enum Command {
         input: PathBuf,
         /// The MIDI file to write.
         output: PathBuf,
+        #[command(flatten)]
+        grid: train::GridArg,
     },
     /// Sample new bars from a trained model and write them as MIDI.
     Generate {
@@ -157,8 +162,8 @@ fn main() -> ExitCode {
     quiet_when_the_reader_goes_away();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect { file, json } => inspect::run(&file, json),
-        Command::Convert { input, output } => inspect::convert(&input, &output),
+        Command::Inspect { file, grid, json } => inspect::run(&file, grid.get(), json),
+        Command::Convert { input, output, grid } => inspect::convert(&input, &output, grid.get()),
         Command::Generate {
             model,
             bars,
@@ -184,7 +189,7 @@ fn main() -> ExitCode {
             };
             eval::run(&reference, candidates, ref_bars, json)
         }
-        Command::Bench { file, threads, max_epochs, presets, bars } => match clip_or_bundled(file) {
+        Command::Bench { file, threads, max_epochs, presets, bars } => match clip_or_bundled(file, None) {
             Ok((path, clip)) => bench::run(&path, clip, bars, &presets, threads, max_epochs),
             Err(e) => Err(e),
         },
@@ -209,7 +214,7 @@ fn continue_clip(
     without_clip: bool,
     model_out: Option<PathBuf>,
 ) -> Result<(), FileError> {
-    let (path, clip) = clip_or_bundled(file)?;
+    let (path, clip) = clip_or_bundled(file, opts.grid.get())?;
     let (model, reports, seconds) = train::learn(&path, clip, opts)?;
     let losses: Vec<String> =
         reports.iter().map(|r| format!("{} {:.4}", r.resolution, r.final_loss)).collect();
@@ -225,16 +230,21 @@ fn continue_clip(
     Ok(())
 }
 
-/// The clip in `file`, or the bundled chorale (built into the binary, so any directory works).
-fn clip_or_bundled(file: Option<PathBuf>) -> Result<(PathBuf, sintra_core::Clip), FileError> {
+/// The clip in `file`, or the bundled chorale (built into the binary, so any directory works),
+/// on `grid` (`None`: the grid that fits it).
+fn clip_or_bundled(
+    file: Option<PathBuf>,
+    grid: Option<Grid>,
+) -> Result<(PathBuf, sintra_core::Clip), FileError> {
     match file {
         Some(f) => {
-            let clip = sintra_core::read_clip(&f)?;
+            let clip = read_clip_on(&f, grid)?;
             Ok((f, clip))
         }
         None => {
             let path = PathBuf::from(BUNDLED_PATH);
-            let clip = parse_clip(BUNDLED, "bwv227-1_4track_ts44").map_err(|e| FileError::new(&path, e))?;
+            let clip =
+                parse_clip_on(BUNDLED, "bwv227-1_4track_ts44", grid).map_err(|e| FileError::new(&path, e))?;
             Ok((path, clip))
         }
     }

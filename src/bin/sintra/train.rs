@@ -8,11 +8,13 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sintra_core::device::{self, DeviceChoice};
+use sintra_core::grid::Grid;
+use sintra_core::midi_in::read_clip_on;
 use sintra_core::model::Preset;
 use sintra_core::model_file::SintraModel;
 use sintra_core::pyramid::Resolution;
 use sintra_core::train::{default_threads, total_parameters, train, StageReport, TrainOptions};
-use sintra_core::{read_clip, Clip, FileError};
+use sintra_core::{Clip, FileError};
 
 /// Options shared by `train` and `continue`.
 #[derive(Args, Clone)]
@@ -44,6 +46,37 @@ pub struct TrainArgs {
     /// Train one stage at 16th notes (the paper's ablation) instead of the pyramid.
     #[arg(long)]
     pub single_stage: bool,
+    #[command(flatten)]
+    pub grid: GridArg,
+}
+
+/// The `--grid` option of the commands that read a clip.
+#[derive(Args, Clone)]
+pub struct GridArg {
+    /// The grid the clip is learnt on: auto (chosen from where its onsets fall), 16ths,
+    /// triplets (a shuffle: triplet 8ths and 16ths) or mixed (16ths and triplets, 48 steps a
+    /// 4/4 bar). What the grid cannot hold is kept as each note's offset from it.
+    #[arg(long, value_name = "GRID", value_parser = parse_grid, default_value = "auto")]
+    grid: GridName,
+}
+
+/// A grid's name, or `auto` (`None`).
+#[derive(Clone)]
+struct GridName(Option<Grid>);
+
+impl GridArg {
+    /// The grid asked for; `None`: chosen from the clip.
+    pub fn get(&self) -> Option<Grid> {
+        self.grid.0
+    }
+}
+
+/// `auto` or a grid's name.
+fn parse_grid(s: &str) -> Result<GridName, String> {
+    if s == "auto" {
+        return Ok(GridName(None));
+    }
+    Grid::parse(s).map(|g| GridName(Some(g)))
 }
 
 pub fn parse_bars(s: &str) -> Result<(u32, u32), String> {
@@ -124,7 +157,7 @@ pub fn learn(
 }
 
 pub fn run(file: &Path, args: &TrainArgs, out: Option<PathBuf>, json: bool) -> Result<(), FileError> {
-    let (model, reports, seconds) = learn(file, read_clip(file)?, args)?;
+    let (model, reports, seconds) = learn(file, read_clip_on(file, args.grid.get())?, args)?;
     let out = out.unwrap_or_else(|| default_model_path(file));
     model.save(&out)?;
     let report = TrainReport {
