@@ -184,7 +184,8 @@ pub fn write_variations(
 /// (`eval::bar_closeness`) and where in the clip it is nearest, as a table for `--explain`.
 pub fn explain(clip: &Clip, new: &Clip, path: &Path, first: usize) -> String {
     let spb = clip.meta.steps_per_bar() as usize;
-    let beat = (16 / clip.meta.time_sig.den.max(1) as usize).max(1);
+    let beat =
+        (clip.meta.grid.steps_per_quarter() as usize * 4 / clip.meta.time_sig.den.max(1) as usize).max(1);
     let mut out = format!(
         "{}: each new bar's match with the clip (share of equal track-steps; 1 = a copy)\n  bar  match  nearest in the clip\n",
         path.display()
