@@ -132,6 +132,19 @@ mod tests {
     }
 
     #[test]
+    fn the_feel_is_exported_as_the_control_says() {
+        // A note on the second 16th, 30 ticks late and ending 10 early in the clip's feel.
+        let clip = chorale();
+        let late = PlayNote { on: 30.0 / 480.0, off: -10.0 / 480.0, ..PlayNote::new(0.25, 0.5, 0, 72, 90) };
+        let v = Variation { notes: vec![late], length: 3.0, ..Variation::default() };
+        for (feel, on, off) in [(1.0, 30, -10), (0.5, 15, -5), (0.0, 0, 0)] {
+            let out = variation_clip(&clip, &v, false, feel);
+            let n = out.tracks[0].notes[0];
+            assert_eq!((n.start, n.end, n.nudge.on, n.nudge.off), (1, 2, on, off), "feel {feel}");
+        }
+    }
+
+    #[test]
     fn stems_are_safe_file_names() {
         let mut clip = chorale();
         clip.meta.title = "BWV 349 / Chorale: 2".into();

@@ -126,12 +126,10 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn streams_the_clips_own_bars_back_with_their_repeated_notes() {
-        // The groove's hats, bass eighths and stabs are re-struck notes: decoded bar by bar,
-        // the clip's own tokens give back every note, also those held across a bar line.
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/midi/groove_am_drums_bass_chords_lead_4track_ts44.mid");
+    /// Bars 1-4 of `file` in `../shared/midi` (a 16ths grid), and their own tokens decoded bar by
+    /// bar with a model trained on them.
+    fn streamed(file: &str) -> (sintra_core::Clip, Vec<PlayNote>) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/midi").join(file);
         let clip = sintra_core::read_clip(&path).unwrap().select_bars(1, 4).unwrap();
         let opts = TrainOptions {
             preset: Preset::Tiny,
@@ -148,6 +146,14 @@ mod tests {
                 enc.rolls.iter().map(|r| r.tokens[b * 16..(b + 1) * 16].to_vec()).collect();
             played.extend(decoder.bar(&bar, b == 3));
         }
+        (clip, played)
+    }
+
+    #[test]
+    fn streams_the_clips_own_bars_back_with_their_repeated_notes() {
+        // The groove's hats, bass eighths and stabs are re-struck notes: decoded bar by bar,
+        // the clip's own tokens give back every note, also those held across a bar line.
+        let (clip, played) = streamed("groove_am_drums_bass_chords_lead_4track_ts44.mid");
         let key = |n: &PlayNote| (n.channel, n.key, (n.start * 4.0) as u32, (n.end * 4.0) as u32);
         let mut got: Vec<_> = played.iter().map(key).collect();
         let mut want: Vec<_> = clip
@@ -159,5 +165,24 @@ mod tests {
         want.sort();
         assert!(want.len() > 100, "{} notes", want.len());
         assert_eq!(got, want);
+        assert!(played.iter().all(|n| n.on == 0.0 && n.off == 0.0), "a straight clip gets no feel");
+    }
+
+    #[test]
+    fn a_swung_clip_streams_back_swung() {
+        // The neo-soul groove's hats are late on every second 16th (62%: 29 ticks): decoded,
+        // its own bars play their notes there, and on the beats as early or late as the clip's.
+        let (_, played) = streamed("feel_neosoul_swing16_drums_bass_keys_3track_ts44.mid");
+        let mean_on = |odd: bool| {
+            let ons: Vec<f32> = played
+                .iter()
+                .filter(|n| n.channel == 9 && ((n.start * 4.0).round() as u32 % 2 == 1) == odd)
+                .map(|n| n.on * 480.0)
+                .collect();
+            ons.iter().sum::<f32>() / ons.len() as f32
+        };
+        let (offbeat, onbeat) = (mean_on(true), mean_on(false));
+        assert!((20.0..40.0).contains(&offbeat), "offbeat 16ths {offbeat} ticks late");
+        assert!(onbeat.abs() < 10.0, "on the 8ths {onbeat} ticks");
     }
 }
