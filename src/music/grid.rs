@@ -91,6 +91,45 @@ impl Grid {
         (start, end, Nudge { on: clamp(on_nudge as i64), off: clamp(off_nudge) })
     }
 
+    /// One voice's notes (key, note-on tick, note-off tick, velocity; ticks at 480 a quarter)
+    /// on the grid: (key, start step, end step, velocity, nudge). A note whose key already
+    /// starts a note at its step moves to the next free step, nudged back to where it was:
+    /// two notes of a key in one step would be one, and no note is ever merged or dropped.
+    pub fn place_voice(self, notes: &[(u8, u64, u64, u8)]) -> Vec<(u8, u64, u64, u8, Nudge)> {
+        let mut order: Vec<usize> = (0..notes.len()).collect();
+        order.sort_by_key(|&i| (notes[i].0, notes[i].1));
+        let mut last: [Option<u64>; 128] = [None; 128];
+        let tps = self.ticks_per_step() as i64;
+        let clamp = |x: i64| x.clamp(i16::MIN as i64, i16::MAX as i64) as i16;
+        let mut placed = vec![(0, 0, 0, 0, Nudge::NONE); notes.len()];
+        for i in order {
+            let (key, on, off, velocity) = notes[i];
+            let (mut start, mut end, mut nudge) = self.place_note(on, off);
+            if let Some(prev) = last[(key & 127) as usize].filter(|&p| start <= p) {
+                start = prev + 1;
+                end = end.max(start + 1);
+                nudge.on = clamp(on as i64 - start as i64 * tps);
+                nudge.off = clamp(off as i64 - end as i64 * tps);
+            }
+            last[(key & 127) as usize] = Some(start);
+            placed[i] = (key, start, end, velocity, nudge);
+        }
+        placed
+    }
+
+    /// Notes of `voices` (each as [`Grid::place_voice`] takes them) that would share a step
+    /// with an earlier note of their key and voice on this grid: what a finer grid keeps apart.
+    pub fn crowded(self, voices: &[Vec<(u8, u64, u64, u8)>]) -> usize {
+        voices
+            .iter()
+            .map(|notes| {
+                let mut steps: Vec<(u8, u64)> = notes.iter().map(|n| (n.0, self.place(n.1).0)).collect();
+                steps.sort_unstable();
+                steps.windows(2).filter(|w| w[0] == w[1]).count()
+            })
+            .sum()
+    }
+
     /// Quarter notes from step 0 to `step`.
     pub fn beats(self, step: u32) -> f64 {
         step as f64 / self.steps_per_quarter() as f64

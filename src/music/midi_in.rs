@@ -176,20 +176,18 @@ pub fn parse_clip_on(bytes: &[u8], title: &str, grid: Option<Grid>) -> Result<Cl
     let pad = pickup.map_or(0, |p| sixteenths - p.steps) as u64;
     // Ticks at 480 a quarter from the padded bar 1.
     let tick = |t: u64| (t * TICKS_PER_QUARTER as u64 + tpq / 2) / tpq + pad * (TICKS_PER_QUARTER as u64 / 4);
-    let onsets: Vec<u64> = voices.values().flat_map(|v| v.notes.iter().map(|n| tick(n.1))).collect();
-    let grid = on_grid(grid, &onsets, sixteenths, pickup.map(|p| p.steps))?;
+    // Each voice's notes in ticks at 480 a quarter from bar 1.
+    let in_ticks: Vec<Vec<(u8, u64, u64, u8)>> = voices
+        .values()
+        .map(|v| v.notes.iter().map(|&(p, s, e, vel)| (p, tick(s), tick(e), vel)).collect())
+        .collect();
+    let grid = on_grid(grid, &in_ticks, sixteenths, pickup.map(|p| p.steps))?;
     let spq = grid.steps_per_quarter();
     let pickup = pickup.map(|p| Pickup { steps: p.steps * spq / 4, ..p });
     // Notes on the grid, still in u64: a damaged delta time can put one past any u32 step.
-    let place = |&(pitch, s, e, velocity): &(u8, u64, u64, u8)| {
-        let (start, end, nudge) = grid.place_note(tick(s), tick(e));
-        (pitch, start, end, velocity, nudge)
-    };
+    let placed: Vec<_> = in_ticks.iter().map(|notes| grid.place_voice(notes)).collect();
     let steps_per_bar = (sixteenths * spq / 4) as u64;
-    refuse_far_notes(
-        voices.values().flat_map(|v| v.notes.iter().map(place).map(|(p, s, e, v, _)| (p, s, e, v))),
-        steps_per_bar,
-    )?;
+    refuse_far_notes(placed.iter().flatten().map(|&(p, s, e, v, _)| (p, s, e, v)), steps_per_bar)?;
     tempos.sort_by_key(|&(t, _)| t);
     keys.sort_by_key(|&(t, _)| t);
     let meta = Meta {
@@ -204,12 +202,10 @@ pub fn parse_clip_on(bytes: &[u8], title: &str, grid: Option<Grid>) -> Result<Cl
 
     let several_channels = |ti: usize| voices.keys().filter(|(t, _)| *t == ti).count() > 1;
     let mut tracks = Vec::new();
-    for (&(ti, ch), voice) in &voices {
-        let mut notes: Vec<Note> = voice
-            .notes
+    for ((&(ti, ch), voice), placed) in voices.iter().zip(&placed) {
+        let mut notes: Vec<Note> = placed
             .iter()
-            .map(place)
-            .map(|(pitch, start, end, velocity, nudge)| Note {
+            .map(|&(pitch, start, end, velocity, nudge)| Note {
                 pitch,
                 start: start as u32,
                 end: end as u32,
@@ -226,12 +222,14 @@ pub fn parse_clip_on(bytes: &[u8], title: &str, grid: Option<Grid>) -> Result<Cl
     Ok(Clip { meta, tracks })
 }
 
-/// The grid the clip is read onto: `forced`, or the one its `onsets` (ticks at 480 a quarter
-/// from bar 1) ask for, among those that hold its bar of `sixteenths` 16ths (in at most
-/// [`MAX_STEPS_PER_BAR`] steps) and its pickup (in 16ths). The plugin's capture asks too.
+/// The grid the clip is read onto: `forced`, or the one the onsets of its `voices` (each as
+/// [`Grid::place_voice`] takes them) ask for, among those that hold its bar of `sixteenths`
+/// 16ths (in at most [`MAX_STEPS_PER_BAR`] steps) and its pickup (in 16ths); and where that
+/// grid would put two notes of a key in one step, the one that keeps them apart. The plugin's
+/// capture asks too.
 pub fn on_grid(
     forced: Option<Grid>,
-    onsets: &[u64],
+    voices: &[Vec<(u8, u64, u64, u8)>],
     sixteenths: u32,
     pickup: Option<u32>,
 ) -> Result<Grid, String> {
@@ -251,7 +249,12 @@ pub fn on_grid(
         }
         None => {
             let allowed: Vec<Grid> = Grid::ALL.into_iter().filter(|&g| fits(g).is_ok()).collect();
-            Ok(grid::choose(onsets, &allowed))
+            let onsets: Vec<u64> = voices.iter().flatten().map(|n| n.1).collect();
+            let wanted = grid::choose(&onsets, &allowed);
+            // Notes a grid would crowd into one step still come back (`place_voice`), but a
+            // step late: the finest grid keeps them where they are.
+            let apart = [wanted, Grid::Mixed].into_iter().filter(|g| allowed.contains(g));
+            Ok(apart.min_by_key(|g| g.crowded(voices)).unwrap_or(wanted))
         }
     }
 }
@@ -382,6 +385,43 @@ mod tests {
         assert_eq!(notes[1], Note::new(62, 1, 3, 70));
         assert_eq!(clip.meta.us_per_quarter, DEFAULT_US_PER_QUARTER);
         assert_eq!(clip.meta.time_sig, TimeSig { num: 4, den: 4 });
+    }
+
+    #[test]
+    fn a_flam_and_a_64th_roll_are_never_merged() {
+        // Eight bars of straight 16th hats, then a 64th roll (38) and a flam (40, 10 ticks
+        // apart): too few to ask for triplets, but straight 16ths would crowd them into shared
+        // steps. The grid that crowds fewest is taken, and the rest move a step, nudged back.
+        let mut events = Vec::new();
+        for i in 0..128 {
+            events.extend([on(if i == 0 { 0 } else { 60 }, 42, 70), off(60, 42)]);
+        }
+        events.extend([on(60, 38, 90), off(20, 38), on(10, 38, 91), off(20, 38), on(10, 38, 92)]);
+        events.extend([
+            off(20, 38),
+            on(10, 38, 93),
+            off(20, 38),
+            on(10, 40, 94),
+            off(5, 40),
+            on(5, 40, 95),
+            off(20, 40),
+        ]);
+        let clip = parse(480, vec![events]).unwrap();
+        assert_eq!(clip.meta.grid, Grid::Mixed);
+        let notes = &clip.tracks[0].notes;
+        assert_eq!(notes.len(), 128 + 6, "every note kept");
+        let bar9 = 8 * 1920;
+        let at = |key: u8| -> Vec<u64> {
+            notes
+                .iter()
+                .filter(|n| n.pitch == key)
+                .map(|n| clip.meta.grid.tick(n.start, n.nudge.on))
+                .collect()
+        };
+        assert_eq!(at(38), [bar9, bar9 + 30, bar9 + 60, bar9 + 90], "where they were played");
+        assert_eq!(at(40), [bar9 + 120, bar9 + 130]);
+        let back = crate::pitch_group::decode_clip(&crate::pitch_group::encode(&clip), &clip);
+        assert_eq!(back, clip, "the tokens keep them apart");
     }
 
     #[test]

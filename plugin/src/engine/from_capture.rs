@@ -49,17 +49,18 @@ pub fn clip_from_capture(msgs: &[CaptureMsg]) -> Result<Clip, String> {
             }
         }
     }
-    let onsets: Vec<u64> = per_channel.iter().flatten().map(|n| n.1).collect();
-    let grid = on_grid(None, &onsets, sixteenths, None)?;
+    let grid = on_grid(None, &per_channel, sixteenths, None)?;
+    let step = |s: u64| s.min(u32::MAX as u64) as u32;
     let per_channel: Vec<Vec<Note>> = per_channel
-        .into_iter()
+        .iter()
         .map(|notes| {
-            let place = |&(key, on, off, velocity): &(u8, u64, u64, u8)| {
-                let (start, end, nudge) = grid.place_note(on, off);
-                let step = |s: u64| s.min(u32::MAX as u64) as u32;
-                Note { nudge, ..Note::new(key, step(start), step(end), velocity) }
-            };
-            notes.iter().map(place).collect()
+            let placed = grid.place_voice(notes).into_iter();
+            placed
+                .map(|(key, start, end, velocity, nudge)| Note {
+                    nudge,
+                    ..Note::new(key, step(start), step(end), velocity)
+                })
+                .collect()
         })
         .collect();
     let tracks: Vec<Track> = per_channel
