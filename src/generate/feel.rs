@@ -7,6 +7,7 @@
 use std::ops::Range;
 
 use crate::clip::{Clip, Note, Nudge};
+use crate::grid::Spread;
 
 /// Nudges of the clip's notes, per track.
 #[derive(Clone, Debug)]
@@ -32,34 +33,6 @@ struct TrackFeel {
     on_beat: Vec<Spread>,
     /// Note-off nudges per position in the quarter.
     off_beat: Vec<Spread>,
-}
-
-/// Running mean and spread of nudges (ticks at 480 a quarter).
-#[derive(Clone, Copy, Debug, Default)]
-struct Spread {
-    /// Nudges counted.
-    n: u32,
-    /// Their sum.
-    sum: f64,
-    /// The sum of their squares.
-    squares: f64,
-}
-
-impl Spread {
-    fn add(&mut self, x: i16) {
-        self.n += 1;
-        self.sum += x as f64;
-        self.squares += (x as f64).powi(2);
-    }
-
-    /// Mean and standard deviation, if any nudge was counted.
-    fn get(self) -> Option<(f32, f32)> {
-        (self.n > 0).then(|| {
-            let mean = self.sum / self.n as f64;
-            let var = (self.squares / self.n as f64 - mean * mean).max(0.0);
-            (mean as f32, var.sqrt() as f32)
-        })
-    }
 }
 
 impl Feel {

@@ -744,7 +744,8 @@ pub fn generate(
 
 /// The generated bars as a clip with the model clip's tempo, meter, key, names, channels and
 /// programs, velocities and timing shaped like the clip's (see `velocity` and `feel`; scale the
-/// feel with [`feel::scale`]); with `include_clip`, the clip comes first. Kept tracks (`keep`) play their source's notes, velocities and all.
+/// feel with [`feel::scale`]); with `include_clip`, the clip comes first. Kept tracks (`keep`)
+/// play their source's notes, velocities, nudges and all.
 pub fn to_clip(model: &SintraModel, bars: &[Vec<Vec<u32>>], include_clip: bool, keep: Option<&Kept>) -> Clip {
     to_clip_from(model, bars, include_clip, keep, 0)
 }

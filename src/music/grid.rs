@@ -80,39 +80,27 @@ impl Grid {
         (step, (tick as i64 - (step * tps) as i64) as i32)
     }
 
-    /// A note from tick `on` to tick `off` on the grid: its start and end steps (the end at
-    /// least a step after the start; u64, as a damaged file can put a note far away) and its
-    /// nudges from them.
-    pub fn place_note(self, on: u64, off: u64) -> (u64, u64, Nudge) {
-        let (start, on_nudge) = self.place(on);
-        let end = self.place(off).0.max(start + 1);
-        let off_nudge = off as i64 - (end * self.ticks_per_step() as u64) as i64;
-        let clamp = |x: i64| x.clamp(i16::MIN as i64, i16::MAX as i64) as i16;
-        (start, end, Nudge { on: clamp(on_nudge as i64), off: clamp(off_nudge) })
-    }
-
     /// One voice's notes (key, note-on tick, note-off tick, velocity; ticks at 480 a quarter)
-    /// on the grid: (key, start step, end step, velocity, nudge). A note whose key already
+    /// on the grid: (key, start step, end step, velocity, nudge), steps in u64 (a damaged file
+    /// can put a note far away), each note at least a step long. A note whose key already
     /// starts a note at its step moves to the next free step, nudged back to where it was:
     /// two notes of a key in one step would be one, and no note is ever merged or dropped.
     pub fn place_voice(self, notes: &[(u8, u64, u64, u8)]) -> Vec<(u8, u64, u64, u8, Nudge)> {
         let mut order: Vec<usize> = (0..notes.len()).collect();
         order.sort_by_key(|&i| (notes[i].0, notes[i].1));
         let mut last: [Option<u64>; 128] = [None; 128];
-        let tps = self.ticks_per_step() as i64;
-        let clamp = |x: i64| x.clamp(i16::MIN as i64, i16::MAX as i64) as i16;
+        let nudge = |tick: u64, step: u64| {
+            let x = tick as i64 - (step * self.ticks_per_step() as u64) as i64;
+            x.clamp(i16::MIN as i64, i16::MAX as i64) as i16
+        };
         let mut placed = vec![(0, 0, 0, 0, Nudge::NONE); notes.len()];
         for i in order {
             let (key, on, off, velocity) = notes[i];
-            let (mut start, mut end, mut nudge) = self.place_note(on, off);
-            if let Some(prev) = last[(key & 127) as usize].filter(|&p| start <= p) {
-                start = prev + 1;
-                end = end.max(start + 1);
-                nudge.on = clamp(on as i64 - start as i64 * tps);
-                nudge.off = clamp(off as i64 - end as i64 * tps);
-            }
-            last[(key & 127) as usize] = Some(start);
-            placed[i] = (key, start, end, velocity, nudge);
+            let taken = &mut last[(key & 127) as usize];
+            let start = self.place(on).0.max(taken.map_or(0, |p| p + 1));
+            let end = self.place(off).0.max(start + 1);
+            *taken = Some(start);
+            placed[i] = (key, start, end, velocity, Nudge { on: nudge(on, start), off: nudge(off, end) });
         }
         placed
     }
@@ -170,6 +158,35 @@ impl Nudge {
     pub fn scaled(self, amount: f32) -> Nudge {
         let scale = |x: i16| (x as f32 * amount).round() as i16;
         Nudge { on: scale(self.on), off: scale(self.off) }
+    }
+}
+
+/// Running mean and spread of nudges (ticks at 480 a quarter): the feel template's and
+/// `inspect`'s statistic.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Spread {
+    /// Nudges counted.
+    pub n: u32,
+    /// Their sum.
+    sum: f64,
+    /// The sum of their squares.
+    squares: f64,
+}
+
+impl Spread {
+    pub fn add(&mut self, x: i16) {
+        self.n += 1;
+        self.sum += x as f64;
+        self.squares += (x as f64).powi(2);
+    }
+
+    /// Mean and standard deviation, if any nudge was counted.
+    pub fn get(self) -> Option<(f32, f32)> {
+        (self.n > 0).then(|| {
+            let mean = self.sum / self.n as f64;
+            let var = (self.squares / self.n as f64 - mean * mean).max(0.0);
+            (mean as f32, var.sqrt() as f32)
+        })
     }
 }
 

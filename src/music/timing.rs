@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::clip::{Clip, Grid, TICKS_PER_QUARTER};
-use crate::grid::ON_GRID_TICKS;
+use crate::grid::{Spread, ON_GRID_TICKS};
 
 /// A mean delay of the swung notes below this (ticks at 480, 52.5%) is not called swing.
 const SWING_TICKS: f64 = 6.0;
@@ -61,13 +61,14 @@ impl Timing {
         .filter(|(d, _, _)| *d >= SWING_TICKS)
         .map(|(d, unit, what)| (((unit + d) / (2.0 * unit) * 100.0).round(), what));
         // Human timing: the spread around each track's mean at each position in the bar.
-        let mut by_position: HashMap<(usize, u32), (f64, f64, f64)> = HashMap::new();
+        let mut by_position: HashMap<(usize, u32), Spread> = HashMap::new();
         for (k, n) in &notes {
-            let e = by_position.entry((*k, n.start % spb)).or_default();
-            let x = n.nudge.on as f64;
-            *e = (e.0 + 1.0, e.1 + x, e.2 + x * x);
+            by_position.entry((*k, n.start % spb)).or_default().add(n.nudge.on);
         }
-        let squares: f64 = by_position.values().map(|(c, s, q)| q - s * s / c).sum();
+        let squares: f64 = by_position
+            .values()
+            .filter_map(|s| s.get().map(|(_, sd)| s.n as f64 * (sd as f64).powi(2)))
+            .sum();
         let human_ms = (squares / notes.len().max(1) as f64).max(0.0).sqrt() * ms_per_tick;
         let track_offsets_ms = clip
             .tracks
