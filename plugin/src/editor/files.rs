@@ -1,7 +1,7 @@
 //! Files in and out of the editor: the open and save dialogs and the reading of MIDI files run
 //! on threads of their own (a dialog can stay open for minutes); exports and the clipboard.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, Sender};
 use egui::Ui;
@@ -63,20 +63,26 @@ impl Files {
         });
     }
 
-    /// Reads a file dropped on the window (where the windowing layer delivers drops).
+    /// Reads a MIDI file dropped on the window; says why one that hovers would be refused (the
+    /// window refuses it, so it is never dropped: `is_midi`).
     pub fn take_drops(&self, ui: &Ui, message: &mut Option<(String, bool)>) {
-        let dropped =
-            ui.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect::<Vec<_>>());
-        for path in dropped {
-            let midi = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
-            if matches!(midi.as_deref(), Some("mid" | "midi" | "smf")) {
-                let tx = self.tx.clone();
-                std::thread::spawn(move || {
-                    let _ = tx.send(FileResult::Loaded(read(path)));
-                });
-                return;
+        let (hovered, dropped): (Vec<PathBuf>, Vec<PathBuf>) = ui.input(|i| {
+            let hovered = i.raw.hovered_files.iter().filter_map(|f| f.path.clone()).collect();
+            (hovered, i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect())
+        });
+        if let Some(path) = dropped.into_iter().find(|p| is_midi(p)) {
+            let tx = self.tx.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(FileResult::Loaded(read(path)));
+            });
+            return;
+        }
+        if let Some(first) = hovered.first().filter(|_| !hovered.iter().any(|p| is_midi(p))) {
+            let text = format!("{}: not a MIDI file (.mid), so it cannot be dropped here", first.display());
+            if message.as_ref().is_none_or(|(m, _)| *m != text) {
+                nice_plug::nice_log!("SinTra: refused a drop: {text}");
+                *message = Some((text, true));
             }
-            *message = Some((format!("{}: not a MIDI file (.mid)", path.display()), true));
         }
     }
 
@@ -108,6 +114,12 @@ impl Files {
         let clipboard = self.clipboard.as_ref().expect("opened above");
         clipboard.set_files(vec![path.display().to_string()]).map_err(|e| e.to_string())
     }
+}
+
+/// Whether `path` names a MIDI file (by its extension): the only files the window takes.
+pub fn is_midi(path: &Path) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+    matches!(ext.as_deref(), Some("mid" | "midi" | "smf"))
 }
 
 fn read(path: PathBuf) -> Result<Clip, String> {
@@ -166,6 +178,42 @@ impl App {
             Ok(()) => self.say(format!("Copied {} — paste it into the DAW", path.display()), false),
             Err(e) => self.say(format!("Saved {}, but the clipboard refused it: {e}", path.display()), true),
         }
+    }
+
+    /// Starts dragging the variation out: writes it as *Export* would (into the export folder,
+    /// so a DAW that keeps a reference to the file keeps a file), then follows the pointer.
+    pub(super) fn drag_out(&mut self) {
+        let Some(stem) = self.stem() else { return };
+        let path = export::free_path(&self.files.folder, &stem);
+        if self.export_to(&path) {
+            nice_plug::nice_log!("SinTra: dragging out {}", path.display());
+            self.say(format!("Dragging {}: let go over a track", path.display()), false);
+            self.dragging = Some((path.clone(), super::drag_out::start(path)));
+        }
+    }
+
+    /// Takes in how a drag out ended; a file nobody took is removed again.
+    pub(super) fn poll_drag(&mut self) {
+        use super::drag_out::Outcome;
+        let Some(outcome) = self.dragging.as_ref().and_then(|(_, rx)| rx.try_recv().ok()) else { return };
+        let Some((path, _)) = self.dragging.take() else { return };
+        let shown = path.display().to_string();
+        match outcome {
+            Ok(Outcome::Dropped) => {
+                nice_plug::nice_log!("SinTra: dragged out {shown}");
+                self.say(format!("Dropped {shown}"), false);
+                return;
+            }
+            Ok(Outcome::Refused) => {
+                self.say("The window there did not take the file; Export still works", true)
+            }
+            Ok(Outcome::Cancelled) => self.message = None,
+            Err(e) => {
+                nice_plug::nice_log!("SinTra: dragging {shown} out failed: {e}");
+                self.say(format!("Dragging out failed: {e}; Export still works"), true)
+            }
+        }
+        let _ = std::fs::remove_file(&path);
     }
 
     fn export_to(&mut self, path: &std::path::Path) -> bool {

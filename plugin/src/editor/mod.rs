@@ -6,6 +6,7 @@
 //! window never waits and never touches the audio thread.
 
 mod controls;
+mod drag_out;
 mod files;
 mod paint;
 
@@ -92,6 +93,10 @@ pub struct App {
     selected_in: f64,
     /// Bars of the variation that plays sampled so far, as last painted.
     sampled_bars: u32,
+    /// A drag out under way: the file it carries and where its outcome arrives.
+    dragging: Option<(std::path::PathBuf, crossbeam_channel::Receiver<Result<drag_out::Outcome, String>>)>,
+    /// Where the drag-out handle was last painted (window points), logged when it moves.
+    handle_at: Option<egui::Pos2>,
 }
 
 impl App {
@@ -111,6 +116,8 @@ impl App {
             anchor: None,
             selected_in: 0.0,
             sampled_bars: 0,
+            dragging: None,
+            handle_at: None,
         }
     }
 
@@ -131,6 +138,7 @@ impl App {
         if let Some(result) = self.files.poll() {
             self.file_result(result);
         }
+        self.poll_drag();
     }
 
     fn say(&mut self, text: impl Into<String>, failed: bool) {
@@ -197,6 +205,8 @@ impl NiceEguiApp for App {
         _frame: &mut nice_plug_egui::Frame,
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         self.gui = Some(gui);
+        // Only MIDI files may be dropped: anything else is refused while it hovers.
+        nice_plug_egui::accept_files(&egui_ctx, files::is_midi);
         egui_ctx.set_theme(egui::ThemePreference::Dark);
         egui_ctx.all_styles_mut(|style| {
             style.spacing.item_spacing = egui::vec2(8.0, 4.0);

@@ -58,6 +58,7 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
             }
         }
         ui.checkbox(&mut app.follow, "Follow playhead");
+        drag_handle(app, ui);
         redraw_buttons(app, ui);
         ui.label(RichText::new("wheel or drag: scroll · Ctrl + wheel: zoom").weak());
     });
@@ -69,10 +70,15 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
         ui.add_space(6.0);
         loss(app, ui, vec2(avail.x, loss_height));
     }
-    if ui.input(|i| !i.raw.hovered_files.is_empty()) {
+    let hovered = ui.input(|i| i.raw.hovered_files.iter().filter_map(|f| f.path.clone()).collect::<Vec<_>>());
+    if !hovered.is_empty() {
         let area = ui.max_rect();
         ui.painter().rect_filled(area, 4.0, Color32::from_black_alpha(180));
-        let text = "Drop a MIDI file to load it";
+        let text = if hovered.iter().any(|p| super::files::is_midi(p)) {
+            "Drop a MIDI file to load it"
+        } else {
+            "Only MIDI files (.mid) can be dropped here"
+        };
         ui.painter().text(
             area.center(),
             Align2::CENTER_CENTER,
@@ -80,6 +86,31 @@ pub fn main_area(app: &mut App, ui: &mut Ui) {
             FontId::proportional(22.0),
             Color32::WHITE,
         );
+    }
+}
+
+/// The handle to drag the variation that plays out onto a DAW track or the desktop (the file
+/// *Export* writes, with the clip before it where *Start the file with the clip* is on).
+fn drag_handle(app: &mut App, ui: &mut Ui) {
+    if let Some(why) = super::drag_out::unavailable() {
+        ui.label(RichText::new(format!("Dragging out {why}: use Export")).weak());
+        return;
+    }
+    let project = &app.link.engine.shared.project;
+    let can = project.variations().get(app.picked()).is_some_and(|v| !v.notes.is_empty());
+    let label = if app.dragging.is_some() { "Dragging…" } else { "Drag to a track" };
+    let handle = egui::Button::new(label).sense(Sense::drag());
+    let response = ui
+        .add_enabled(can && app.dragging.is_none(), handle)
+        .on_hover_text("Drag the variation that plays onto a DAW track or the desktop (as Export writes it)");
+    if response.drag_started() {
+        app.drag_out();
+    }
+    // Where it is, for whoever drives the window (the drag-and-drop test).
+    let at = response.rect.center();
+    if can && app.handle_at != Some(at) {
+        app.handle_at = Some(at);
+        nice_plug::nice_log!("SinTra: drag handle at {:.0},{:.0}", at.x, at.y);
     }
 }
 

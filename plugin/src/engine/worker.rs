@@ -196,7 +196,9 @@ impl Worker {
                 if let Err(e) = clip.check_length() {
                     return self.set(Status::Error(e));
                 }
-                self.set(Status::Clip { bars: clip.bars(), tracks: clip.tracks.len() });
+                let (bars, tracks) = (clip.bars(), clip.tracks.len());
+                nice_plug::nice_log!("SinTra: loaded a clip of {bars} bars, {tracks} tracks");
+                self.set(Status::Clip { bars, tracks });
                 self.shared.project.lock().set_clip(clip);
                 if train {
                     self.train(true);
@@ -284,7 +286,9 @@ impl Worker {
                     }
                     match clip_from_capture(&self.pending) {
                         Ok(clip) => {
-                            self.set(Status::Clip { bars: clip.bars(), tracks: clip.tracks.len() });
+                            let (bars, tracks) = (clip.bars(), clip.tracks.len());
+                            nice_plug::nice_log!("SinTra: loaded a clip of {bars} bars, {tracks} tracks");
+                            self.set(Status::Clip { bars, tracks });
                             self.shared.project.lock().set_clip(clip);
                             ended = true;
                         }
