@@ -41,12 +41,13 @@ cells = [sys.argv[1], sys.argv[2],
   "%.2f" % s["short_notes"], "%.2f" % s["note_length"], "%.2f" % m["onset_density_ratio"],
   "%.2f" % s["restrikes"], "%.1f" % s["velocity_spread"],
   "%.2f" % s["groove_consistency"], "%.3f" % s["empty_beat_rate"], "%.2f" % s["polyphony"],
-  "%.3f" % m["beat_js"], "%.2f" % s["off_grid"]]
+  "%.3f" % m["beat_js"], "%.2f" % s["off_grid"],
+  "%.2f" % s["step_share"], "%.2f" % s["leap_share"], "%.3f" % s["parallels"], "%.3f" % s["phrase_ends"]]
 print("| " + " | ".join(cells) + " |")' "$1" "$2"
 }
 
-echo "| piece | row | overlap | KL | copied | run | match | near | shift | s-near | harm | chords | short | length | onsets | restrk | vel-sd | groove | empty | poly | beat-js | off |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| piece | row | overlap | KL | copied | run | match | near | shift | s-near | harm | chords | short | length | onsets | restrk | vel-sd | groove | empty | poly | beat-js | off | step | leap | par | phr |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for f in ../shared/midi/*.mid; do
   name=$(basename "$f" .mid)
   if [ ${#only[@]} -gt 0 ]; then

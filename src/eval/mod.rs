@@ -1,8 +1,10 @@
 //! Figures that compare generated clips with the reference clip: similarity (pitch-group
 //! overlap, KL, Jensen-Shannon), copying (verbatim bars, longest copied run, near and shifted
 //! copies), harmony (chord fit, chord vocabulary), note lengths, re-strikes, velocities and the
-//! usual piano-roll statistics; and the per-track bar shuffle that serves as a noise floor.
-//! Each is defined in docs/metrics.md.
+//! usual piano-roll statistics, how the lines move and where phrases end (`lines`); and the
+//! per-track bar shuffle that serves as a noise floor. Each is defined in docs/metrics.md.
+
+mod lines;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -51,6 +53,14 @@ pub struct ClipStats {
     /// Share of onsets (nudges included) more than a 48th of a beat (10 ticks at 480) from a
     /// straight 16th: swing, triplets and human timing.
     pub off_grid: f64,
+    /// Share of the pitched tracks' top-note moves within 2 semitones (`lines::Lines`).
+    pub step_share: f64,
+    /// Share of those moves of more than 4 semitones.
+    pub leap_share: f64,
+    /// Parallel fifths and octaves per move where two pitched tracks' top notes both move.
+    pub parallels: f64,
+    /// Share of bars whose second half strikes nothing (pitched tracks) while something sounds.
+    pub phrase_ends: f64,
 }
 
 /// A generated clip against the reference.
@@ -467,6 +477,7 @@ pub fn clip_stats(clip: &Clip) -> ClipStats {
 
     // Harmony: steps where the pitched tracks sound at least two pitch classes.
     let chords: Vec<u16> = grid.pitch_classes().into_iter().filter(|p| p.count_ones() >= 2).collect();
+    let lines = lines::lines(clip);
 
     ClipStats {
         pitch_class_entropy: entropy_bits(&pc),
@@ -490,6 +501,10 @@ pub fn clip_stats(clip: &Clip) -> ClipStats {
         },
         velocity_spread_tracks,
         off_grid: off_straight_grid(clip),
+        step_share: lines.step_share,
+        leap_share: lines.leap_share,
+        parallels: lines.parallels,
+        phrase_ends: lines.phrase_ends,
     }
 }
 
@@ -611,6 +626,10 @@ pub fn mean(items: &[Comparison]) -> Comparison {
             velocity_spread: avg(&|c| c.stats.velocity_spread),
             velocity_spread_tracks: mean_per_track(items),
             off_grid: avg(&|c| c.stats.off_grid),
+            step_share: avg(&|c| c.stats.step_share),
+            leap_share: avg(&|c| c.stats.leap_share),
+            parallels: avg(&|c| c.stats.parallels),
+            phrase_ends: avg(&|c| c.stats.phrase_ends),
         },
     }
 }
