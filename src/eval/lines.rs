@@ -127,8 +127,11 @@ mod tests {
     use super::*;
     use crate::clip::Track;
 
-    /// A 4/4 clip (16 steps a bar) of tracks of (channel, (pitch, start, end)).
-    fn clip(tracks: &[(u8, &[(u8, u32, u32)])]) -> Clip {
+    /// (pitch, start, end) in steps.
+    type N = (u8, u32, u32);
+
+    /// A 4/4 clip (16 steps a bar) of tracks of (channel, notes).
+    fn clip(tracks: &[(u8, &[N])]) -> Clip {
         let mut c = Clip::one_track(Vec::new());
         let base = c.tracks[0].clone();
         c.tracks = tracks
