@@ -11,11 +11,11 @@ use candle_nn::VarMap;
 use rand::SeedableRng;
 
 use crate::clip::{check_bars, Clip};
-use crate::model::layers::Rng;
+use crate::model::ops::Rng;
 use crate::model::{build_stage, init_weights, parameter_count, Config, Preset, StageModel};
 use crate::model_file::{ModelMeta, SintraModel, Stage};
-use crate::pitch_group::{encode_bars, encode_extending, Encoded};
-use crate::pyramid::{vocabulary, Resolution};
+use crate::pitch_group::{encode_bars, encode_extending};
+use crate::pyramid::{bars_at, upsample_bars, vocabulary, Resolution};
 
 /// What to train and how.
 #[derive(Clone, Debug)]
@@ -109,20 +109,6 @@ pub enum TrainError {
 /// to the target from bars 1-11's model, cold 192); at 0.1 it took 4-17 on the chorales, and
 /// training from the end of a capture halved on the groove and the prelude (`sintra bench`).
 const WARM_RATE: f64 = 0.1;
-
-/// The real tokens of every bar, one every `stride` steps: `[bars, tracks, tokens per bar]`.
-pub fn bars_at(enc: &Encoded, bars: usize, stride: usize, device: &Device) -> candle_core::Result<Tensor> {
-    let tracks = enc.rolls.len();
-    let per_bar = enc.steps / bars / stride;
-    let data: Vec<u32> = enc.rolls.iter().flat_map(|r| r.tokens.iter().step_by(stride).copied()).collect();
-    Tensor::from_vec(data, (tracks, bars, per_bar), device)?.transpose(0, 1)?.contiguous()
-}
-
-/// Repeats every token along the last axis `factor` times.
-pub fn upsample_bars(x: &Tensor, factor: usize) -> candle_core::Result<Tensor> {
-    let (b, k, t) = x.dims3()?;
-    x.unsqueeze(3)?.broadcast_as((b, k, t, factor))?.contiguous()?.reshape((b, k, t * factor))
-}
 
 /// Mean cross-entropy of logits `[B, K, T, V]` against tokens `[B, K, T]`.
 pub fn loss(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {

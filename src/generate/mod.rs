@@ -22,11 +22,11 @@ use rand::{Rng as _, SeedableRng};
 
 use crate::clip::{Clip, Track};
 use crate::model::inference::{Before, CpuStage, PlainKeys};
-use crate::model::layers::Rng;
+use crate::model::ops::Rng;
 use crate::model::StageModel;
 use crate::model_file::SintraModel;
 use crate::pitch_group::{decode, encode_with, Dictionary};
-use crate::train::{bars_at, upsample_bars};
+use crate::pyramid::{bars_at, upsample_bars};
 use candidates::Chooser;
 use guard::CopyGuard;
 pub use keep::Kept;
@@ -703,7 +703,7 @@ fn sample(
 }
 
 /// Bars of per-track tokens as `[bars, tracks, T x factor]`, each token `factor` times (a
-/// coarser stage's bars as a finer stage's input, as `train::upsample_bars`).
+/// coarser stage's bars as a finer stage's input, as `pyramid::upsample_bars`).
 fn upsample(bars: &[Vec<Vec<u32>>], factor: usize) -> Vec<u32> {
     bars.iter().flatten().flatten().flat_map(|&t| std::iter::repeat_n(t, factor)).collect()
 }

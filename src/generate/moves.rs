@@ -17,7 +17,7 @@
 
 use rand::Rng as _;
 
-use crate::model::layers::Rng;
+use crate::model::ops::Rng;
 use crate::pitch_group::{Dictionary, Encoded};
 
 /// The kinds of move, in the order of the rates. A move keeps a pitch of the group before in

@@ -3,7 +3,7 @@
 
 use rand::Rng as _;
 
-use crate::model::layers::Rng;
+use crate::model::ops::Rng;
 
 /// Probabilities from logits at `temperature` (> 0); masked logits get probability 0.
 pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {

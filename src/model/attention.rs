@@ -4,7 +4,7 @@
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{layer_norm, linear_no_bias, LayerNorm, Linear, VarBuilder};
 
-use super::layers::{linear_2d, Dropout, Rng};
+use super::ops::{linear_2d, Dropout, Rng};
 use super::Config;
 
 /// Sinusoidal embeddings of relative distances `klen-1, ..., 1, 0`: `[klen, d_model]`.

@@ -9,14 +9,14 @@
 //! tokens. `StageModel::forward` stays the reference (the tests hold the two together),
 //! training's pass and the GPU's.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{LayerNorm, Linear};
 
 use super::attention::KeyValues;
-use super::layers::{TrackMix, XlLayer};
+use super::layers::{PlainMix, XlLayer};
+use super::plain::{add, gemm_into, matmul, recycle, softmax, zeros, View};
 use super::{StageModel, MASKED};
 
 /// One stage's weights as plain values, for generation on the CPU.
@@ -194,59 +194,6 @@ impl CpuStage {
         }
         recycle([y, own]);
         Ok((logits, keys))
-    }
-}
-
-/// A [`TrackMix`]'s weights as plain values.
-pub struct PlainMix {
-    /// First convolution's weight, `[hidden, from]`.
-    w1: Vec<f32>,
-    /// Its bias, `[hidden]`.
-    b1: Vec<f32>,
-    /// Second convolution's weight, `[to, hidden]`.
-    w2: Vec<f32>,
-    /// Its bias, `[to]`.
-    b2: Vec<f32>,
-}
-
-impl PlainMix {
-    pub fn new(mix: &TrackMix) -> Result<Self> {
-        let values = |w: &Tensor| w.flatten_all()?.to_vec1::<f32>();
-        let bias = |l: &Linear| match l.bias() {
-            Some(b) => values(b),
-            None => Ok(vec![0.0; l.weight().dim(0)?]),
-        };
-        Ok(Self {
-            w1: values(mix.first.weight())?,
-            b1: bias(&mix.first)?,
-            w2: values(mix.second.weight())?,
-            b2: bias(&mix.second)?,
-        })
-    }
-
-    /// Output channels.
-    pub fn to(&self) -> usize {
-        self.b2.len()
-    }
-
-    /// `[B, from, n]` -> `[B, to, n]`: per bar, the weights times its `[from, n]` matrix,
-    /// a few wide products (channels last would make thousands of rows of 4 or 16 values).
-    pub fn apply(&self, xs: &[f32], n: usize) -> Vec<f32> {
-        let (hidden, to) = (self.b1.len(), self.b2.len());
-        let from = self.w1.len() / hidden;
-        let (mut ys, mut h) = (zeros(xs.len() / from * to), zeros(hidden * n));
-        for (x, y) in xs.chunks_exact(from * n).zip(ys.chunks_exact_mut(to * n)) {
-            matmul(&self.w1, x, &mut h, from, n);
-            for (row, b) in h.chunks_exact_mut(n).zip(&self.b1) {
-                row.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
-            }
-            matmul(&self.w2, &h, y, hidden, n);
-            for (row, b) in y.chunks_exact_mut(n).zip(&self.b2) {
-                row.iter_mut().for_each(|v| *v += b);
-            }
-        }
-        recycle([h]);
-        ys
     }
 }
 
@@ -533,120 +480,10 @@ impl Norm {
     }
 }
 
-thread_local! {
-    /// Buffers this thread's passes no longer need, for its next ones: a pass at the finest
-    /// stage took about 1 MB in a dozen buffers, which the allocator handed back to the
-    /// system each time (80 page faults a pass, 8% of its time).
-    static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// `len` zeros, in a spare buffer of this thread where it has one.
-fn zeros(len: usize) -> Vec<f32> {
-    let mut v = SPARE.with_borrow_mut(|s| s.pop()).unwrap_or_default();
-    v.clear();
-    v.resize(len, 0.0);
-    v
-}
-
-/// Keeps buffers for this thread's next pass (at most 32).
-fn recycle<const N: usize>(buffers: [Vec<f32>; N]) {
-    SPARE.with_borrow_mut(|s| s.extend(buffers.into_iter().take(32usize.saturating_sub(s.len()))));
-}
-
-/// `y [m, n] = x [m, k] w [k, n]`, row-major.
-fn matmul(x: &[f32], w: &[f32], y: &mut [f32], k: usize, n: usize) {
-    let m = x.len() / k;
-    assert!(x.len() == m * k && y.len() == m * n, "matmul sizes");
-    gemm_into(y, n, View::block(x, 0, m, k), View::block(w, 0, k, n), false);
-}
-
-/// A matrix in a slice: `rows x cols` values, `rs` apart down a column, `cs` along a row.
-#[derive(Clone, Copy)]
-struct View<'a> {
-    /// The values, from the first.
-    data: &'a [f32],
-    /// Rows.
-    rows: usize,
-    /// Columns.
-    cols: usize,
-    /// Row stride.
-    rs: usize,
-    /// Column stride.
-    cs: usize,
-}
-
-impl<'a> View<'a> {
-    fn new(data: &'a [f32], rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
-        assert!(
-            rows > 0 && cols > 0 && (rows - 1) * rs + (cols - 1) * cs < data.len(),
-            "a view past its slice"
-        );
-        Self { data, rows, cols, rs, cs }
-    }
-
-    /// `rows x cols` values in order from `at`.
-    fn block(data: &'a [f32], at: usize, rows: usize, cols: usize) -> Self {
-        Self::new(&data[at..], rows, cols, cols, 1)
-    }
-
-    /// The transpose, without a copy.
-    fn t(self) -> Self {
-        Self { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs, ..self }
-    }
-}
-
-/// `dst = lhs rhs`, or `dst += lhs rhs` with `accumulate`, on this thread; `dst` holds its
-/// rows `dst_rs` apart.
-fn gemm_into(dst: &mut [f32], dst_rs: usize, lhs: View, rhs: View, accumulate: bool) {
-    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    assert!(rhs.rows == k && (m - 1) * dst_rs + n <= dst.len() && n <= dst_rs, "product sizes");
-    // SAFETY: every view was checked to lie inside its slice, `dst` was checked to hold
-    // `m x n` values `dst_rs` apart with rows that do not overlap, and it is borrowed
-    // mutably, so it aliases neither operand.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.cs as isize,
-            lhs.rs as isize,
-            rhs.data.as_ptr(),
-            rhs.cs as isize,
-            rhs.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
-}
-
-fn add(x: &mut [f32], y: &[f32]) {
-    x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
-}
-
-/// Softmax over the values of `a` and `b` together, in place (masked: negative infinity).
-fn softmax(a: &mut [f32], b: &mut [f32]) {
-    let max = a.iter().chain(b.iter()).copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in a.iter_mut().chain(b.iter_mut()) {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    a.iter_mut().chain(b.iter_mut()).for_each(|v| *v /= sum);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::layers::Rng;
+    use crate::model::ops::Rng;
     use crate::model::{build_stage, init_weights, Config};
     use rand::SeedableRng;
 

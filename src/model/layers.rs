@@ -1,49 +1,13 @@
-//! The smaller layers of a stage: seeded dropout, the feed-forward block, one Transformer-XL
-//! layer, and the 1x1 convolutions over the track axis.
+//! The smaller layers of a stage: the feed-forward block, one Transformer-XL layer, and the
+//! 1x1 convolutions over the track axis (with their fused form on plain values).
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{layer_norm, linear, LayerNorm, Linear, VarBuilder};
-use rand::Rng as _;
 
 use super::attention::{KeyValues, Memory, RelAttention};
-use super::inference::PlainMix;
+use super::ops::{linear_2d, Dropout, Rng};
+use super::plain::{matmul, recycle, zeros};
 use super::Config;
-
-/// The random stream for initialisation and dropout; seeded, so training is repeatable
-/// (candle's own CPU generator cannot be seeded).
-pub type Rng = rand_chacha::ChaCha8Rng;
-
-/// Applies a linear layer to `[.., in]` as one 2-d matrix product (faster than a batched one).
-pub fn linear_2d(layer: &Linear, x: &Tensor) -> Result<Tensor> {
-    let dims = x.dims();
-    let last = dims[dims.len() - 1];
-    let rows = x.elem_count() / last;
-    let y = layer.forward(&x.reshape((rows, last))?)?;
-    let mut out = dims.to_vec();
-    out[dims.len() - 1] = y.dim(1)?;
-    y.reshape(out)
-}
-
-/// Inverted dropout with masks drawn from the training [`Rng`]; the identity without one.
-#[derive(Clone, Copy)]
-pub struct Dropout {
-    /// Probability of dropping a unit.
-    p: f32,
-}
-
-impl Dropout {
-    pub fn new(p: f32) -> Self {
-        Self { p }
-    }
-
-    pub fn forward(&self, x: &Tensor, rng: Option<&mut Rng>) -> Result<Tensor> {
-        let Some(rng) = rng.filter(|_| self.p > 0.0) else { return Ok(x.clone()) };
-        let keep = 1.0 / (1.0 - self.p);
-        let mask: Vec<f32> =
-            (0..x.elem_count()).map(|_| if rng.random::<f32>() < self.p { 0.0 } else { keep }).collect();
-        x * Tensor::from_vec(mask, x.shape(), x.device())?
-    }
-}
 
 /// Position-wise feed-forward block (ReLU) with residual and post-LN.
 pub struct FeedForward {
@@ -137,6 +101,59 @@ impl TrackMix {
         let mix = PlainMix::new(self)?;
         let ys = mix.apply(&x.flatten_all()?.to_vec1::<f32>()?, t * d);
         Tensor::from_vec(ys, (b, mix.to(), t, d), x.device())
+    }
+}
+
+/// A [`TrackMix`]'s weights as plain values.
+pub struct PlainMix {
+    /// First convolution's weight, `[hidden, from]`.
+    w1: Vec<f32>,
+    /// Its bias, `[hidden]`.
+    b1: Vec<f32>,
+    /// Second convolution's weight, `[to, hidden]`.
+    w2: Vec<f32>,
+    /// Its bias, `[to]`.
+    b2: Vec<f32>,
+}
+
+impl PlainMix {
+    pub fn new(mix: &TrackMix) -> Result<Self> {
+        let values = |w: &Tensor| w.flatten_all()?.to_vec1::<f32>();
+        let bias = |l: &Linear| match l.bias() {
+            Some(b) => values(b),
+            None => Ok(vec![0.0; l.weight().dim(0)?]),
+        };
+        Ok(Self {
+            w1: values(mix.first.weight())?,
+            b1: bias(&mix.first)?,
+            w2: values(mix.second.weight())?,
+            b2: bias(&mix.second)?,
+        })
+    }
+
+    /// Output channels.
+    pub fn to(&self) -> usize {
+        self.b2.len()
+    }
+
+    /// `[B, from, n]` -> `[B, to, n]`: per bar, the weights times its `[from, n]` matrix,
+    /// a few wide products (channels last would make thousands of rows of 4 or 16 values).
+    pub fn apply(&self, xs: &[f32], n: usize) -> Vec<f32> {
+        let (hidden, to) = (self.b1.len(), self.b2.len());
+        let from = self.w1.len() / hidden;
+        let (mut ys, mut h) = (zeros(xs.len() / from * to), zeros(hidden * n));
+        for (x, y) in xs.chunks_exact(from * n).zip(ys.chunks_exact_mut(to * n)) {
+            matmul(&self.w1, x, &mut h, from, n);
+            for (row, b) in h.chunks_exact_mut(n).zip(&self.b1) {
+                row.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
+            }
+            matmul(&self.w2, &h, y, hidden, n);
+            for (row, b) in y.chunks_exact_mut(n).zip(&self.b2) {
+                row.iter_mut().for_each(|v| *v += b);
+            }
+        }
+        recycle([h]);
+        ys
     }
 }
 

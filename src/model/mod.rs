@@ -5,6 +5,8 @@
 pub mod attention;
 pub mod inference;
 pub mod layers;
+pub mod ops;
+mod plain;
 
 use candle_core::{DType, Device, Module, Result, Tensor, Var};
 use candle_nn::{embedding, Embedding, VarBuilder, VarMap};
@@ -12,7 +14,8 @@ use rand_distr::{Distribution, Normal, Uniform};
 use serde::{Deserialize, Serialize};
 
 use attention::{relative_positions, segment_mask, KeyValues, Memory};
-use layers::{Dropout, Rng, TrackMix, XlLayer};
+use layers::{TrackMix, XlLayer};
+use ops::{Dropout, Rng};
 
 /// Channels between the track axis and the single sequence (the paper's 16).
 const TRACK_HIDDEN: usize = 16;

@@ -1,12 +1,15 @@
 //! The three resolutions of the SinTra pyramid: the grid's token sequence decimated to the
 //! coarser stages (keep the first step of each 2 or 4 on 16ths; see [`Grid::strides`] for the
-//! others), and upsampling by repetition.
+//! others), and upsampling by repetition; a clip's bars at a stage's resolution as the
+//! tensors training and generation's priming feed the stages.
 
 use std::collections::BTreeSet;
 
+use candle_core::{Device, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::grid::Grid;
+use crate::pitch_group::Encoded;
 
 /// One level of the pyramid, coarse to fine (named for the 16th grid; on a triplet grid the
 /// middle and finest stages are triplets).
@@ -57,6 +60,20 @@ pub fn upsample(tokens: &[u32], factor: usize) -> Vec<u32> {
 /// Distinct tokens of a sequence on `grid` seen at `res`, sorted: the track's vocabulary there.
 pub fn vocabulary(tokens: &[u32], res: Resolution, grid: Grid) -> BTreeSet<u32> {
     tokens.iter().step_by(res.stride(grid)).copied().collect()
+}
+
+/// The real tokens of every bar, one every `stride` steps: `[bars, tracks, tokens per bar]`.
+pub fn bars_at(enc: &Encoded, bars: usize, stride: usize, device: &Device) -> Result<Tensor> {
+    let tracks = enc.rolls.len();
+    let per_bar = enc.steps / bars / stride;
+    let data: Vec<u32> = enc.rolls.iter().flat_map(|r| r.tokens.iter().step_by(stride).copied()).collect();
+    Tensor::from_vec(data, (tracks, bars, per_bar), device)?.transpose(0, 1)?.contiguous()
+}
+
+/// Repeats every token along the last axis `factor` times.
+pub fn upsample_bars(x: &Tensor, factor: usize) -> Result<Tensor> {
+    let (b, k, t) = x.dims3()?;
+    x.unsqueeze(3)?.broadcast_as((b, k, t, factor))?.contiguous()?.reshape((b, k, t * factor))
 }
 
 #[cfg(test)]
