@@ -6,67 +6,10 @@
 //! for likelihood.
 
 use super::moves::strength;
+use super::weights::{CHANGES, HARMONY, LEAD_COST, LENGTH, NEAR_COST, RESTRIKES, RHYTHM};
 use crate::eval::{bar_match, fits_a_chord, pitch_class_set, ReferenceBars, NEAR_COPY};
 use crate::model_file::ModelMeta;
 use crate::pitch_group::{Dictionary, Encoded, Group};
-
-/// Weight of harmony (the share of a bar's steps that fit one chord) against the match's
-/// distance from the setting: measured on the chorales and the quartet, 1 kept harmony
-/// within 0.01-0.07 of the composer's where 0.5 lost up to 0.10; 1.25 lifts the prelude's
-/// from 0.92-0.94 to 0.94-0.95 over three sets of 5 seeds (the composer's 0.95), the
-/// quartet's near copies 0.08-0.12 (0.11-0.14 at 1); 1.5 brought them to 0.14.
-const HARMONY: f64 = 1.25;
-/// Weight of the distance of a bar's onset count from the clip's mean, relative to it: 0.5
-/// brought onsets per bar nearer the clip's (chorales 1.20 -> 1.17 of it, short notes 0.05 ->
-/// 0.02 on BWV 227.1); with the candidates articulated as handed out, 1 brings BWV 282 and
-/// the reel within 10% of the clip's (1.12 -> 1.05, 1.10 -> 1.06), harmony kept; 2 cost
-/// harmony (0.87 -> 0.81 on BWV 349, before the clip's moves).
-const RHYTHM: f64 = 1.0;
-/// Weight of the distance of a bar's re-strikes from the clip's mean, relative to it: 0.2
-/// brought them within a quarter of the clip's share on 9 of 10 pieces (Handel 0.17 -> 0.19,
-/// the fife duet 0.22 -> 0.26, the prelude 0.03 -> 0.06); 0.25 and up cost harmony then (the
-/// prelude 0.95 -> 0.92 at 0.25). With the tracks of a step drawn to agree (`voicing`) the
-/// harmony is there to spend, and the kept bars struck again less than the clip on nine
-/// pieces of ten: over 9 runs of the quality targets 0.3 brought the misses from 33 to 17
-/// (0.35: 18, 0.4: 19, 0.5: 18), the re-strikes' from 22 to 9 (the prelude's 6 to 0, BWV
-/// 282's 4 to 1, BWV 227.1's 2 to 0, Handel's 7 to 6), at BWV 349's harmony 0.956 to 0.950
-/// in the mean (its composer's 0.96; misses 2 of 9 both).
-const RESTRIKES: f64 = 0.3;
-
-/// Weight of the distance of a bar's new pitches (onsets less re-strikes) from the clip's
-/// mean, relative to it. A hot candidate changes pitch where its clip repeats one (the fife
-/// duet's third eighth, Handel's right hand on its second beat and its downbeat), and the
-/// onset and re-strike terms hardly see it: a bar of new pitches on the clip's beats has its
-/// onsets. Over training seeds 0-2 and generation seeds 0-4, 100-104 and 200-204 (9 runs of
-/// the quality targets), 0.5 brought the misses from 52 to 34 (50 with the bar line counted
-/// alone; 0.25: 40, 0.75: 36; 1 lost harmony on BWV 349): the fife duet's re-strikes came
-/// within a quarter of the clip's in 9 runs of 9 (none before), Handel's in 4 (1), the
-/// reel's in 8 (5); the prelude's in none (3), until the moves that keep a pitch (`moves`):
-/// 29 misses with them, the prelude's in 6 (docs/log.md).
-const CHANGES: f64 = 0.5;
-
-/// Weight of the distance of a bar's note length (its sounding steps per onset) from the
-/// clip's, relative to it. The other terms left the chorales' and the quartet's notes long
-/// (their rests filled): over 9 runs of the quality targets BWV 158.4's length missed its
-/// target (within 10% of the clip's) in 5, the quartet's in 3, BWV 282's in 3; at 0.5 in 1,
-/// 1 and none (misses in all 31 to 28; 0.25: 28, 0.75: 27, 1: 33, the fife duet's onsets
-/// and the prelude's re-strikes paying). It fades with the new pitches' (`fade`): weighed at
-/// similarity 1 too, it brought BWV 227.1's match there from 0.994 to 0.932.
-const LENGTH: f64 = 0.5;
-
-/// Weight of how unlikely the first stage finds the bar that must follow (mean negative
-/// log-probability per token, in nats) after a candidate, where bars are drawn again between
-/// kept ones (`Generator::lead_into`): the last bar drawn leads into the kept bar after it.
-/// Redrawing bars 3-5 of 6 generations of BWV 227.1, 4 seeds each: the top notes' mean leap
-/// into the kept bar 6 was 5.34 semitones without it, 5.00 at 0.1 (the model's own, drawing
-/// on: 4.79); at 0.25 and up it chose the bar alone, and bar 5's harmony fell from 0.95 to
-/// 0.86 (0.90 at 0.1).
-const LEAD: f64 = 0.1;
-
-/// Cost of a near copy (a match of `NEAR_COPY` or more) below that setting: four fifths of
-/// the whole harmony bonus, so one is kept only where every candidate is one or the others'
-/// harmony and rhythm are far worse.
-const NEAR: f64 = 1.0;
 
 /// What the choice needs from the model's clip.
 pub struct Chooser {
@@ -136,7 +79,7 @@ impl Chooser {
             let groups = self.groups(bar);
             let matched = bar_match(&groups, &self.reference);
             let copy = if matched >= 1.0 && target < 1.0 { 1.0 } else { 0.0 };
-            let near = if matched >= NEAR_COPY && target < NEAR_COPY { NEAR } else { 0.0 };
+            let near = if matched >= NEAR_COPY && target < NEAR_COPY { NEAR_COST } else { 0.0 };
             let tokens = bar.iter().map(Vec::len).sum::<usize>().max(1) as f64;
             let (struck, again, sounding) = counts(&self.dict, bar, before);
             // The distance of a count from the clip's mean, relative to it (none where it is 0).
@@ -151,7 +94,7 @@ impl Chooser {
                 + RESTRIKES * again
                 + self.fade * (CHANGES * changes + LENGTH * length)
                 - 0.05 * (ll as f64 / tokens)
-                + LEAD * lead.get(c).copied().unwrap_or(0.0)
+                + LEAD_COST * lead.get(c).copied().unwrap_or(0.0)
         };
         let costs: Vec<f64> = bars.iter().zip(likelihood).enumerate().map(cost).collect();
         (0..costs.len()).min_by(|&a, &b| costs[a].total_cmp(&costs[b])).unwrap_or(0)

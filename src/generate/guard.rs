@@ -4,16 +4,9 @@
 //! near copies at any temperature: every hot candidate holds some clip bar's chord.
 
 use super::moves::strength;
+use super::weights::GUARD_KEEP;
 use crate::eval::NEAR_COPY;
 use crate::pitch_group::Encoded;
-
-/// What a token keeps of its probability where it would go on copying a clip bar. Over 9 runs
-/// of the quality targets (training seeds 0-2, generation seeds 0-4, 100-104, 200-204), 0.3
-/// brought the quartet's near copies from 12% to 7% in the mean (its model on training seed 2:
-/// 15-26% to 12-14%) and the groove's from 4% to 1%, harmony kept (the quartet's 0.88 to
-/// 0.89); on training seeds 3 and 4 the quartet's 36% to 9% and the groove's 28% to
-/// 5%. 0.1 left the quartet at 28% on seed 4.
-const KEEP: f32 = 0.3;
 
 /// The clip's bars at the first stage's resolution.
 pub struct CopyGuard {
@@ -44,7 +37,7 @@ impl CopyGuard {
                     .collect()
             })
             .collect();
-        Self { bars, keep: 1.0 - (1.0 - KEEP) * strength(similarity) }
+        Self { bars, keep: 1.0 - (1.0 - GUARD_KEEP) * strength(similarity) }
     }
 
     /// A candidate's start: nothing drawn.
@@ -112,8 +105,8 @@ mod tests {
         guard.record(&mut copying, 0, 0, tok(60) as u32);
         even(&mut probs);
         guard.reweight(&copying, 1, 0, 1, &mut probs);
-        let sum = 2.0 + KEEP;
-        assert!((probs[tok(62)] - KEEP / sum).abs() < 1e-6);
+        let sum = 2.0 + GUARD_KEEP;
+        assert!((probs[tok(62)] - GUARD_KEEP / sum).abs() < 1e-6);
         assert!((probs[tok(69)] - 1.0 / sum).abs() < 1e-6);
         // After C and A, each bar matches one cell of two: nothing changes.
         guard.record(&mut copying, 0, 1, tok(69) as u32);

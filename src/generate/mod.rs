@@ -13,6 +13,7 @@ mod rhythm;
 pub mod sampling;
 pub mod velocity;
 mod voicing;
+mod weights;
 
 use std::ops::{Deref, Range};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,7 @@ pub use redraw::{redraw, starts_with_clip, RedrawError};
 use rhythm::Rhythm;
 use sampling::{log_probability, sample_top_p, softmax_into};
 use voicing::Voicing;
+use weights::REDRAWS;
 
 /// Where generation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,14 +112,6 @@ fn pool(candidates: usize, similarity: f32) -> usize {
     let widen = 1.0 + 4.0 * (0.5 - similarity.clamp(0.0, 1.0)).max(0.0);
     (candidates as f32 * widen).round() as usize
 }
-
-/// How many times a bar's candidates are drawn again where every one is a near copy of a clip
-/// bar and the setting asks for none. The quartet's near copies (its accompaniment's bars are
-/// one chord struck again) all came from such bars: 10%, 22% and 6% of the kept bars over
-/// three sets of 5 seeds; drawn once more, 3%, 1% and 3% with the notes kept across the bar
-/// line (4%, 2% and 1% before them; three times: 1%, 1%, 0%), at about 5-10% more time on the
-/// quartet and none on the other pieces. (Training seed 0; docs/log.md.)
-const REDRAWS: usize = 1;
 
 /// Samples bars one after the other from a trained model (`&SintraModel` or an `Arc` of one).
 pub struct Generator<M: Deref<Target = SintraModel>> {
@@ -911,7 +905,7 @@ mod tests {
         let allowed = vec![vec![tok(60), tok(62)], vec![tok(64), tok(65)]];
         let (order, bars) = draw_two(&enc, &allowed, vec![tok(62), tok(65)], None);
         assert_eq!(order, vec![0, 1]);
-        // 1 in 1.1 with `voicing::OFF` at 0.1.
+        // 1 in 1.1 with `weights::OFF_SONORITY` at 0.1.
         let share = share_of(&bars, &[(tok(60), tok(64)), (tok(62), tok(65))]);
         assert!(share > 0.8, "{share}");
     }
@@ -931,7 +925,7 @@ mod tests {
         let allowed = vec![vec![e, f], vec![major, minor]];
         let (order, bars) = draw_two(&enc, &allowed, vec![f, minor], Some(minor));
         assert_eq!(order, vec![1, 0]);
-        // D minor nearly always (e^5 against 1), F then 1 in 1.1 with `voicing::OFF` at 0.1.
+        // D minor nearly always (e^5 against 1), F then 1 in 1.1 with `weights::OFF_SONORITY` at 0.1.
         let share = share_of(&bars, &[(f, minor)]);
         assert!(share > 0.8, "{share}");
     }

@@ -17,6 +17,7 @@
 
 use rand::Rng as _;
 
+use super::weights::{CLIP_WEIGHT, FIRM_WEIGHT, MOVE_PRIOR};
 use crate::model::ops::Rng;
 use crate::pitch_group::{Dictionary, Encoded};
 
@@ -32,19 +33,6 @@ const MOVE: usize = 2;
 const CHANGE: usize = 3;
 /// How many kinds.
 const KINDS: usize = 4;
-
-/// Pseudo-count of every kind at every position: a kind never seen in 12 bars stays possible.
-const PRIOR: f32 = 0.5;
-
-/// Weight of the clip's rates against the model's in the geometric mean of the two, at
-/// similarity 0.5 and below.
-const CLIP_WEIGHT: f32 = 0.5;
-
-/// The same weight for every other candidate of the first stage. At 0.75 for all of them the
-/// quartet's near copies rose to 23% (its accompaniment's bars are one chord struck again);
-/// for half of them: 9%, and re-strikes nearer the clip's (BWV 349 0.11 -> 0.14 of onsets,
-/// the clip's 0.18; Handel 0.13 -> 0.16, the clip's 0.24).
-const FIRM_WEIGHT: f32 = 0.75;
 
 /// Per stage, track and position in the bar, how often the clip holds, re-strikes, moves or
 /// changes.
@@ -73,7 +61,7 @@ impl Moves {
                 enc.rolls
                     .iter()
                     .map(|roll| {
-                        let mut counts = vec![[PRIOR; KINDS]; n];
+                        let mut counts = vec![[MOVE_PRIOR; KINDS]; n];
                         let steps: Vec<u32> = roll.tokens.iter().step_by(stride).copied().collect();
                         for (s, pair) in steps.windows(2).enumerate() {
                             counts[(s + 1) % n][kind(&dict, pair[0], pair[1])] += 1.0;

@@ -6,32 +6,15 @@
 //! holds chords (a pad, a keyboard's left hand) is drawn first, so the lines fit its chord, as
 //! a producer lays a bass under the pad and not a pad over the bass.
 
+use super::weights::{NO_CHORD, OFF_SONORITY};
 use crate::eval::{fits_a_chord, mark_subsets, pitch_class_set};
 use crate::pitch_group::Encoded;
-
-/// What a token keeps of its probability where, with the tracks drawn before it at its step,
-/// it sounds a pitch-class set outside the clip's. Over 9 runs of the quality targets
-/// (training seeds 0-2, generation seeds 0-4, 100-104, 200-204), 0.1 lifted the quartet's
-/// harmony from 0.78 to 0.89 in the mean (its model on training seed 2: 0.59-0.71 to
-/// 0.86-0.89) and the chorales' by 0.015-0.03; the share of steps sounding one of the clip's
-/// sonorities rose from 0.83-0.99 to 0.97-1.00 on all but the prelude and the reel. 0.3 kept less of it,
-/// 0.02 cost the prelude's re-strikes; only at the first stage, the finer stages' passing
-/// notes undid half of it (docs/log.md).
-const OFF: f32 = 0.1;
-
-/// What a token keeps where the set it sounds with the tracks before it is one of the clip's
-/// but fits no triad or seventh chord (`eval::CHORDS`): a passing or suspended note's
-/// sonority, which the clip sounds between its chords and a bold candidate, holding one bar
-/// of its own, may sound anywhere. BWV 349's clip fits a chord at 0.83 of its steps, its later
-/// bars at 0.96; its bars fell short of that minus 0.02 in 2 of 9 runs (0.92, 0.93) and none
-/// now (docs/log.md: 0.4 over 0.25 and 0.5).
-const CHORD_OFF: f32 = 0.4;
 
 /// The clip's vertical sonorities and what each token sounds.
 pub struct Voicing {
     /// `[pitch-class set]`: what a token sounding it with the tracks before it keeps: 1 for a
-    /// subset of a set some step of the clip sounds that fits a chord, `CHORD_OFF` for one
-    /// that fits none, `OFF` outside the clip's sets. Built once, read in the draws' hot loop.
+    /// subset of a set some step of the clip sounds that fits a chord, `NO_CHORD` for one
+    /// that fits none, `OFF_SONORITY` outside the clip's sets. Built once, read in the draws' hot loop.
     weights: Vec<f32>,
     /// Per token of the model's dictionary, its pitch classes.
     pcs: Vec<u16>,
@@ -57,8 +40,8 @@ impl Voicing {
         }
         let weights = (0..known.len())
             .map(|set| match (known[set], fits_a_chord(set as u16)) {
-                (false, _) => OFF,
-                (true, false) => CHORD_OFF,
+                (false, _) => OFF_SONORITY,
+                (true, false) => NO_CHORD,
                 (true, true) => 1.0,
             })
             .collect();
@@ -81,8 +64,8 @@ impl Voicing {
     }
 
     /// Weighs down the tokens of track `k` that, with `sounding` (the pitch classes of the
-    /// tracks drawn before at this step), sound a set the clip does not (to `OFF`) or one of
-    /// its sets that fits no chord (to `CHORD_OFF`), and renormalises; leaves `probs` as they
+    /// tracks drawn before at this step), sound a set the clip does not (to `OFF_SONORITY`) or one of
+    /// its sets that fits no chord (to `NO_CHORD`), and renormalises; leaves `probs` as they
     /// are in a drum track and where every token weighs the same.
     pub fn reweight(&self, k: usize, sounding: u16, probs: &mut [f32]) {
         if self.drums.get(k).copied().unwrap_or(false) {
@@ -150,10 +133,10 @@ mod tests {
         let mut probs = vec![0f32; enc.dict.len()];
         (probs[e as usize], probs[f as usize], probs[fs as usize]) = (0.5, 0.25, 0.25);
         voicing.reweight(1, voicing.sounds(0, c), &mut probs);
-        let sum = 0.5 + OFF * 0.5;
+        let sum = 0.5 + OFF_SONORITY * 0.5;
         assert!((probs[e as usize] - 0.5 / sum).abs() < 1e-6);
-        assert!((probs[f as usize] - 0.25 * OFF / sum).abs() < 1e-6);
-        assert!((probs[fs as usize] - 0.25 * OFF / sum).abs() < 1e-6);
+        assert!((probs[f as usize] - 0.25 * OFF_SONORITY / sum).abs() < 1e-6);
+        assert!((probs[fs as usize] - 0.25 * OFF_SONORITY / sum).abs() < 1e-6);
         // Nothing sounds yet: every pitch of the clip fits, and all are kept as they are.
         let mut probs = vec![0f32; enc.dict.len()];
         (probs[c as usize], probs[f as usize]) = (0.5, 0.5);
@@ -181,7 +164,7 @@ mod tests {
     #[test]
     fn a_sonority_of_the_clip_outside_every_chord_keeps_less_weight() {
         // C and D held under E, then F#: the clip sounds C+D+E (no triad or seventh chord
-        // holds it) and C+D+F# (part of D7). Over C and D, E keeps `CHORD_OFF` of F#'s weight.
+        // holds it) and C+D+F# (part of D7). Over C and D, E keeps `NO_CHORD` of F#'s weight.
         let enc = encode(&voices(&[&[(60, 0, 16)], &[(62, 0, 16)], &[(64, 0, 8), (66, 8, 16)]]));
         let voicing = Voicing::new(&enc, vec![false; 3]);
         let tok = |p: u8| enc.dict.get(1 << p, 0).unwrap();
@@ -193,8 +176,8 @@ mod tests {
         };
         let mut probs = even();
         voicing.reweight(2, voicing.sounds(0, tok(60)) | voicing.sounds(1, tok(62)), &mut probs);
-        let sum = 0.5 + CHORD_OFF * 0.5;
-        assert!((probs[e] - 0.5 * CHORD_OFF / sum).abs() < 1e-6, "{}", probs[e]);
+        let sum = 0.5 + NO_CHORD * 0.5;
+        assert!((probs[e] - 0.5 * NO_CHORD / sum).abs() < 1e-6, "{}", probs[e]);
         assert!((probs[fs] - 0.5 / sum).abs() < 1e-6);
         // Alone, E fits a chord: both kept as they are.
         let mut probs = even();
