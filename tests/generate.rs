@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::Device;
 use common::midi;
-use sintra_core::generate::{generate, to_clip, GenerateError, GenerateOptions, Generator, Kept, Primer};
+use sintra_core::generate::{
+    generate, generate_explained, to_clip, GenerateError, GenerateOptions, Generator, Kept, Primer,
+};
 use sintra_core::midi_in::parse_clip;
 use sintra_core::midi_out::clip_to_bytes;
 use sintra_core::model::Preset;
@@ -99,6 +101,31 @@ fn streams_bar_by_bar_and_cancels() {
         }
     });
     assert!(matches!(r, Err(GenerateError::Cancelled)));
+}
+
+#[test]
+fn the_choice_is_explained_term_by_term() {
+    // `--explain`: each bar's candidates with their costs; the kept one costs least, its terms
+    // add up to its total, and explaining changes no draw.
+    let m = model();
+    let opts = GenerateOptions::default();
+    let (bars, choices) =
+        generate_explained(&m, &opts, 3, &AtomicBool::new(false), true, &mut |_, _| {}).unwrap();
+    assert_eq!(bars, run(&m, opts.seed, 3));
+    assert_eq!(choices.len(), 3);
+    for choice in &choices {
+        assert_eq!(choice.costs.len(), opts.candidates);
+        let least = choice.costs.iter().map(|c| c.total).fold(f64::INFINITY, f64::min);
+        let kept = &choice.costs[choice.kept];
+        assert_eq!(kept.total, least);
+        for c in &choice.costs {
+            let terms = c.distance + c.copy + c.harmony + c.onsets + c.restrikes + c.changes + c.length;
+            assert!((terms + c.likelihood + c.lead - c.total).abs() < 1e-9, "{c:?}");
+            assert!(c.harmony <= 0.0 && (0.0..=1.0).contains(&c.matched));
+        }
+    }
+    let (_, none) = generate_explained(&m, &opts, 2, &AtomicBool::new(false), false, &mut |_, _| {}).unwrap();
+    assert!(none.is_empty());
 }
 
 #[test]

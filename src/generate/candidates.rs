@@ -6,10 +6,38 @@
 //! for likelihood.
 
 use super::moves::strength;
-use super::weights::{CHANGES, HARMONY, LEAD_COST, LENGTH, NEAR_COST, RESTRIKES, RHYTHM};
+use super::weights::{CHANGES, HARMONY, LEAD_COST, LENGTH, LIKELIHOOD, NEAR_COST, RESTRIKES, RHYTHM};
 use crate::eval::{bar_match, fits_a_chord, pitch_class_set, ReferenceBars, NEAR_COPY};
 use crate::model_file::ModelMeta;
 use crate::pitch_group::{Dictionary, Encoded, Group};
+
+/// One candidate's cost in the choice (`Chooser::pick` keeps the lowest), term by term as
+/// weighed (`weights`); bonuses are negative.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Cost {
+    /// Its match with the clip's bars (`eval::bar_match`), unweighed.
+    pub matched: f64,
+    /// The match's distance from the similarity setting.
+    pub distance: f64,
+    /// A verbatim copy (below similarity 1) or a near copy (below 0.75).
+    pub copy: f64,
+    /// The share of its steps that fit one chord (a bonus).
+    pub harmony: f64,
+    /// Its onsets' distance from the clip's per bar.
+    pub onsets: f64,
+    /// Its re-strikes' distance from the clip's.
+    pub restrikes: f64,
+    /// Its new pitches' distance from the clip's.
+    pub changes: f64,
+    /// Its note length's distance from the clip's.
+    pub length: f64,
+    /// How unlikely the model finds it: minus its log-likelihood per token, weighed.
+    pub likelihood: f64,
+    /// How unlikely the bar that must follow it is (redrawn bars only).
+    pub lead: f64,
+    /// The whole cost.
+    pub total: f64,
+}
 
 /// What the choice needs from the model's clip.
 pub struct Chooser {
@@ -74,6 +102,18 @@ impl Chooser {
         if bars.len() == 1 {
             return 0;
         }
+        let costs = self.costs(bars, likelihood, before, lead);
+        (0..costs.len()).min_by(|&a, &b| costs[a].total.total_cmp(&costs[b].total)).unwrap_or(0)
+    }
+
+    /// Every candidate's cost in `pick`, term by term.
+    pub fn costs(
+        &self,
+        bars: &[Vec<Vec<u32>>],
+        likelihood: &[f32],
+        before: &[Group],
+        lead: &[f64],
+    ) -> Vec<Cost> {
         let target = self.similarity;
         let cost = |(c, (bar, &ll)): (usize, (&Vec<Vec<u32>>, &f32))| {
             let groups = self.groups(bar);
@@ -89,15 +129,29 @@ impl Chooser {
             let changes = off(struck - again, self.changes_per_bar);
             let again = off(again, self.restrikes_per_bar);
             let length = off(sounding, self.note_length * struck.max(1) as f64);
-            self.distance * (matched - target).abs() + copy + near - HARMONY * self.harmony(&groups)
+            let harmony = self.harmony(&groups);
+            let lead = lead.get(c).copied().unwrap_or(0.0);
+            let total = self.distance * (matched - target).abs() + copy + near - HARMONY * harmony
                 + RHYTHM * rhythm
                 + RESTRIKES * again
                 + self.fade * (CHANGES * changes + LENGTH * length)
-                - 0.05 * (ll as f64 / tokens)
-                + LEAD_COST * lead.get(c).copied().unwrap_or(0.0)
+                - LIKELIHOOD * (ll as f64 / tokens)
+                + LEAD_COST * lead;
+            Cost {
+                matched,
+                distance: self.distance * (matched - target).abs(),
+                copy: copy + near,
+                harmony: -HARMONY * harmony,
+                onsets: RHYTHM * rhythm,
+                restrikes: RESTRIKES * again,
+                changes: self.fade * CHANGES * changes,
+                length: self.fade * LENGTH * length,
+                likelihood: -LIKELIHOOD * (ll as f64 / tokens),
+                lead: LEAD_COST * lead,
+                total,
+            }
         };
-        let costs: Vec<f64> = bars.iter().zip(likelihood).enumerate().map(cost).collect();
-        (0..costs.len()).min_by(|&a, &b| costs[a].total_cmp(&costs[b])).unwrap_or(0)
+        bars.iter().zip(likelihood).enumerate().map(cost).collect()
     }
 
     /// A bar's match with the clip's bars (`eval::bar_match`).

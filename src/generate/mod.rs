@@ -29,6 +29,7 @@ use crate::model_file::SintraModel;
 use crate::pitch_group::{decode, encode_with, Dictionary};
 use crate::pyramid::{bars_at, upsample_bars};
 use candidates::Chooser;
+pub use candidates::Cost;
 use guard::CopyGuard;
 pub use keep::Kept;
 use moves::Moves;
@@ -154,6 +155,22 @@ pub struct Generator<M: Deref<Target = SintraModel>> {
     lead: Option<Vec<Vec<u32>>>,
     /// The last bar's match with the clip (`eval::bar_match`, the measure behind similarity).
     closeness: f64,
+    /// With `explain`, the last bar's choice: every candidate's cost and which was kept.
+    choice: Option<Choice>,
+    /// Whether to keep each bar's `choice` (`--explain`).
+    explain: bool,
+}
+
+/// A bar: per track, its tokens at the finest resolution.
+pub type Bar = Vec<Vec<u32>>;
+
+/// One bar's choice among its candidates, for `sintra generate --explain`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Choice {
+    /// Every candidate's cost, term by term, in the order drawn.
+    pub costs: Vec<Cost>,
+    /// The one kept.
+    pub kept: usize,
 }
 
 impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
@@ -213,6 +230,8 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             bars_out: 0,
             lead: None,
             closeness: 0.0,
+            choice: None,
+            explain: false,
         })
     }
 
@@ -305,6 +324,16 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         self.closeness
     }
 
+    /// Keeps each bar's choice for [`last_choice`](Self::last_choice) (`--explain`).
+    pub fn explain(&mut self) {
+        self.explain = true;
+    }
+
+    /// The last bar's choice among its candidates, where [`explain`](Self::explain) asked.
+    pub fn last_choice(&self) -> Option<&Choice> {
+        self.choice.as_ref()
+    }
+
     /// This bar's kept tokens per track (`None` where the track is drawn), empty if none is.
     fn kept_now(&self) -> &[Option<Vec<u32>>] {
         match self.kept.len() {
@@ -356,6 +385,10 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
             self.before.iter().map(|b| b.last().map_or(0, |&t| self.dict.group(t))).collect();
         let lead = self.lead_costs(&drawn)?;
         let keep = self.chooser.pick(&articulated, &likelihood, &before, &lead);
+        if self.explain {
+            let costs = self.chooser.costs(&articulated, &likelihood, &before, &lead);
+            self.choice = Some(Choice { costs, kept: keep });
+        }
         let (mut part, mut c) = (0, keep);
         while c >= drawn[part].bars.len() {
             c -= drawn[part].bars.len();
@@ -721,12 +754,27 @@ pub fn generate(
     cancel: &AtomicBool,
     on_bar: &mut (dyn FnMut(usize, &[Vec<u32>]) + Send),
 ) -> std::result::Result<Vec<Vec<Vec<u32>>>, GenerateError> {
+    generate_explained(model, opts, bars, cancel, false, on_bar).map(|(bars, _)| bars)
+}
+
+/// [`generate`], with each bar's choice among its candidates where `explain` asks (else none).
+pub fn generate_explained(
+    model: &SintraModel,
+    opts: &GenerateOptions,
+    bars: usize,
+    cancel: &AtomicBool,
+    explain: bool,
+    on_bar: &mut (dyn FnMut(usize, &[Vec<u32>]) + Send),
+) -> std::result::Result<(Vec<Bar>, Vec<Choice>), GenerateError> {
     // One bar is a few small matrices: one thread for each half of the candidates
     // (`Generator::next_bar`) beats splitting every product.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().map_err(candle_core::Error::wrap)?;
     pool.install(|| {
         let mut gen = Generator::new(model, opts.clone())?;
-        let mut out = Vec::with_capacity(bars);
+        if explain {
+            gen.explain();
+        }
+        let (mut out, mut choices) = (Vec::with_capacity(bars), Vec::new());
         for i in 0..bars {
             if cancel.load(Ordering::Relaxed) {
                 return Err(GenerateError::Cancelled);
@@ -734,8 +782,9 @@ pub fn generate(
             let bar = gen.next_bar()?;
             on_bar(i, &bar);
             out.push(bar);
+            choices.extend(gen.last_choice().cloned());
         }
-        Ok(out)
+        Ok((out, choices))
     })
 }
 

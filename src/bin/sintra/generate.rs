@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sintra_core::device::{self, DeviceChoice};
 use sintra_core::eval::bar_closeness;
 use sintra_core::generate::{
-    feel, generate, redraw, starts_with_clip, to_clip, GenerateOptions, Kept, Primer,
+    feel, generate_explained, redraw, starts_with_clip, to_clip, Choice, GenerateOptions, Kept, Primer,
 };
 use sintra_core::midi_in::read_clip_on;
 use sintra_core::model_file::SintraModel;
@@ -160,11 +160,12 @@ pub fn write_variations(
         );
         progress.set_prefix(format!("variation {}/{}", v + 1, variations.max(1)));
         let sampled = with_one_maths_thread(|| {
-            generate(model, &opts, bars, &cancel, &mut |i, _| progress.set_position(i as u64 + 1))
+            let on_bar = &mut |i: usize, _: &[Vec<u32>]| progress.set_position(i as u64 + 1);
+            generate_explained(model, &opts, bars, &cancel, gen.explain, on_bar)
         })
         .map_err(|e| FileError::new(source, e.to_string()));
         progress.finish_and_clear();
-        let sampled = sampled?;
+        let (sampled, choices) = sampled?;
         let path = if variations > 1 { numbered(out, v + 1) } else { out.to_path_buf() };
         let mut clip = to_clip(model, &sampled, include_clip, opts.keep.as_ref());
         let from = if include_clip { model.meta.bars * model.meta.clip.meta.steps_per_bar() } else { 0 };
@@ -174,6 +175,7 @@ pub fn write_variations(
         if gen.explain {
             let new = to_clip(model, &sampled, false, opts.keep.as_ref());
             print!("{}", explain(&model.meta.clip, &new, &path, 1));
+            print!("{}", explain_choices(&choices, 1));
         }
         written.push(path);
     }
@@ -195,6 +197,39 @@ pub fn explain(clip: &Clip, new: &Clip, path: &Path, first: usize) -> String {
         let window =
             if at == 0 { format!("bar {bar}") } else { format!("bar {bar}, beat {}", at / beat + 1) };
         out += &format!("{:>5}  {matched:>5.2}  {window}\n", b + first);
+    }
+    out
+}
+
+/// Per new bar (numbered from `first`), the choice among its candidates term by term: the
+/// kept one's cost terms (`generate::Cost`), its total and the next best total, for
+/// `--explain`.
+pub fn explain_choices(choices: &[Choice], first: usize) -> String {
+    let mut out = String::from(
+        "  the choice among each bar's candidates: the kept one's cost, term by term (lower is better,\n  bonuses negative; docs/model.md#candidates-and-the-similarity-choice)\n  bar  cands  match  dist   copy   harm  onsets restrk changes length  model   lead  total   next\n",
+    );
+    for (b, choice) in choices.iter().enumerate() {
+        let Some(c) = choice.costs.get(choice.kept) else { continue };
+        let next = (choice.costs.iter().enumerate())
+            .filter(|&(i, _)| i != choice.kept)
+            .map(|(_, c)| c.total)
+            .min_by(f64::total_cmp)
+            .map_or_else(|| "-".to_string(), |t| format!("{t:.3}"));
+        let terms = [
+            c.distance,
+            c.copy,
+            c.harmony,
+            c.onsets,
+            c.restrikes,
+            c.changes,
+            c.length,
+            c.likelihood,
+            c.lead,
+            c.total,
+        ];
+        let terms: String = terms.iter().map(|t| format!(" {t:>6.3}")).collect();
+        out +=
+            &format!("{:>5}  {:>5}  {:>5.2}{terms}  {next:>5}\n", b + first, choice.costs.len(), c.matched);
     }
     out
 }
