@@ -371,16 +371,26 @@ fn generate_keeps_tracks_explains_and_redraws_bars() {
     let f = midi("bwv349_4track_ts34.mid");
     let train = ["train", f.to_str().unwrap(), "--bars", "1:4", "--preset", "tiny", "--max-epochs", "20"];
     assert!(sintra(&[&train[..], &["--threads", "1", "--out", &p("m.sintra")]].concat()).status.success());
-    // The bass kept by name, the alto by number; --explain prints a closeness per new bar.
+    // The bass kept by name, the alto by number; --explain prints a closeness per new bar,
+    // then each bar's choice among its 8 candidates (16 where all 8 were near copies and the
+    // bar was drawn once more), term by term.
     let gen = ["generate", &p("m.sintra"), "--bars", "6", "--keep-tracks", "Bass,2", "--explain"];
     let out = sintra(&[&gen[..], &["--out", &p("kept.mid")]].concat());
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    let rows: Vec<&str> = text.lines().skip(2).collect();
+    let (closeness, choice) = text.split_once("the choice").expect("a choice table");
+    let rows: Vec<&str> = closeness.lines().skip(2).filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(rows.len(), 6, "{text}");
     for row in &rows {
         let m: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert!((0.0..=1.0).contains(&m) && row.contains("bar "), "{row}");
+    }
+    let rows: Vec<Vec<&str>> = choice.lines().skip(3).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 6, "{text}");
+    for row in &rows {
+        assert!(row.len() == 14 && (row[1] == "8" || row[1] == "16"), "{row:?}");
+        let (total, next): (f64, f64) = (row[12].parse().unwrap(), row[13].parse().unwrap());
+        assert!(total <= next, "{row:?}");
     }
     let clip = sintra_core::read_clip(&f).unwrap();
     let kept = sintra_core::read_clip(Path::new(&p("kept.mid"))).unwrap();
