@@ -102,8 +102,7 @@ impl Chooser {
         if bars.len() == 1 {
             return 0;
         }
-        let costs = self.costs(bars, likelihood, before, lead);
-        (0..costs.len()).min_by(|&a, &b| costs[a].total.total_cmp(&costs[b].total)).unwrap_or(0)
+        cheapest(&self.costs(bars, likelihood, before, lead))
     }
 
     /// Every candidate's cost in `pick`, term by term.
@@ -197,6 +196,11 @@ impl Chooser {
             fit as f64 / counted as f64
         }
     }
+}
+
+/// The candidate of least cost among `costs` (the first of equals; 0 where there is none).
+pub fn cheapest(costs: &[Cost]) -> usize {
+    (0..costs.len()).min_by(|&a, &b| costs[a].total.total_cmp(&costs[b].total)).unwrap_or(0)
 }
 
 /// Note onsets, re-strikes and sounding steps in one bar of per-track tokens after the groups

@@ -384,11 +384,15 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
         let before: Vec<_> =
             self.before.iter().map(|b| b.last().map_or(0, |&t| self.dict.group(t))).collect();
         let lead = self.lead_costs(&drawn)?;
-        let keep = self.chooser.pick(&articulated, &likelihood, &before, &lead);
-        if self.explain {
+        let keep = if self.explain {
+            // The same choice as `pick`'s, its costs kept for `last_choice`.
             let costs = self.chooser.costs(&articulated, &likelihood, &before, &lead);
-            self.choice = Some(Choice { costs, kept: keep });
-        }
+            let kept = candidates::cheapest(&costs);
+            self.choice = Some(Choice { costs, kept });
+            kept
+        } else {
+            self.chooser.pick(&articulated, &likelihood, &before, &lead)
+        };
         let (mut part, mut c) = (0, keep);
         while c >= drawn[part].bars.len() {
             c -= drawn[part].bars.len();
