@@ -14,7 +14,8 @@ use crate::pitch_group::Encoded;
 pub struct Voicing {
     /// `[pitch-class set]`: what a token sounding it with the tracks before it keeps: 1 for a
     /// subset of a set some step of the clip sounds that fits a chord, `NO_CHORD` for one
-    /// that fits none, `OFF_SONORITY` outside the clip's sets. Built once, read in the draws' hot loop.
+    /// that fits none, `OFF_SONORITY` outside the clip's sets. Built once, read in the draws'
+    /// hot loop.
     weights: Vec<f32>,
     /// Per token of the model's dictionary, its pitch classes.
     pcs: Vec<u16>,
@@ -64,9 +65,9 @@ impl Voicing {
     }
 
     /// Weighs down the tokens of track `k` that, with `sounding` (the pitch classes of the
-    /// tracks drawn before at this step), sound a set the clip does not (to `OFF_SONORITY`) or one of
-    /// its sets that fits no chord (to `NO_CHORD`), and renormalises; leaves `probs` as they
-    /// are in a drum track and where every token weighs the same.
+    /// tracks drawn before at this step), sound a set the clip does not (to `OFF_SONORITY`) or
+    /// one of its sets that fits no chord (to `NO_CHORD`), and renormalises; leaves `probs` as
+    /// they are in a drum track and where every token weighs the same.
     pub fn reweight(&self, k: usize, sounding: u16, probs: &mut [f32]) {
         if self.drums.get(k).copied().unwrap_or(false) {
             return;
