@@ -43,9 +43,8 @@ pub struct Cost {
 pub struct Chooser {
     /// The setting, 0..1: how close to the clip the kept bars are.
     similarity: f64,
-    /// Weight of a candidate's distance from the setting: 1 from 0.5 up, 2 at 0. Below 0.5
-    /// the harmony, onset and re-strike terms otherwise outweigh it, and settings 0 and 0.25
-    /// kept bars as close to the clip (BWV 227.1: match 0.409 and 0.414; 0.370 and 0.395 so).
+    /// Weight of a candidate's distance from the setting: 1 from 0.5 up, 2 at 0, so that the
+    /// other terms do not outweigh it at the far settings (docs/model.md, "Why each rule").
     distance: f64,
     /// The clip's bars, to measure how close a candidate is.
     reference: ReferenceBars,
@@ -60,9 +59,7 @@ pub struct Chooser {
     changes_per_bar: f64,
     /// How much of their weight the new pitches and the note length keep: all up to similarity
     /// 0.5, fading to nothing at 1, as the clip's moves do (`moves`): they correct what hot
-    /// draws do, and at 1 the draws are not hot. (Weighed at 1 too, the match of BWV 227.1's
-    /// kept bars with the clip fell from 0.985 to 0.928 there, its verbatim copies from 89%
-    /// of the bars to 51%, with either.)
+    /// draws do, and at 1 the draws are not hot.
     fade: f64,
     /// Per track: whether it holds drum keys (MIDI channel 10), not pitches.
     drums: Vec<bool>,

@@ -12,6 +12,8 @@ use crate::pitch_group::Encoded;
 pub struct CopyGuard {
     /// Per clip bar, per track, its tokens at the first stage's resolution.
     bars: Vec<Vec<Vec<u32>>>,
+    /// Tracks: a candidate is judged after as many cells as there are tracks.
+    tracks: usize,
     /// What a token that would go on copying keeps (1 at and above similarity 1).
     keep: f32,
 }
@@ -37,7 +39,8 @@ impl CopyGuard {
                     .collect()
             })
             .collect();
-        Self { bars, keep: 1.0 - (1.0 - GUARD_KEEP) * strength(similarity) }
+        let keep = 1.0 - (1.0 - GUARD_KEEP) * strength(similarity);
+        Self { bars, tracks: enc.rolls.len(), keep }
     }
 
     /// A candidate's start: nothing drawn.
@@ -46,25 +49,16 @@ impl CopyGuard {
     }
 
     /// Weighs down, for track `k` at step `i`, the token of every clip bar the candidate has
-    /// copied in most cells so far (a near copy's share, after at least `tracks` cells), and
-    /// renormalises.
-    pub fn reweight(&self, copying: &Copying, tracks: usize, k: usize, i: usize, probs: &mut [f32]) {
-        if self.keep >= 1.0 || copying.cells < tracks {
+    /// copied in most cells so far (a near copy's share, after a cell a track).
+    pub fn reweight(&self, copying: &Copying, k: usize, i: usize, probs: &mut [f32]) {
+        if self.keep >= 1.0 || copying.cells < self.tracks {
             return;
         }
-        let mut hit = false;
         for (bar, &m) in self.bars.iter().zip(&copying.matches) {
             if m as f64 >= NEAR_COPY * copying.cells as f64 {
                 if let Some(q) = bar.get(k).and_then(|t| t.get(i)).and_then(|&t| probs.get_mut(t as usize)) {
                     *q *= self.keep;
-                    hit = true;
                 }
-            }
-        }
-        if hit {
-            let sum: f32 = probs.iter().sum();
-            if sum > 0.0 {
-                probs.iter_mut().for_each(|q| *q /= sum);
             }
         }
     }
@@ -82,6 +76,7 @@ impl CopyGuard {
 mod tests {
     use super::*;
     use crate::clip::{Clip, Note};
+    use crate::generate::sampling::renormalise;
     use crate::pitch_group::encode;
 
     #[test]
@@ -104,21 +99,22 @@ mod tests {
         let mut copying = guard.start();
         guard.record(&mut copying, 0, 0, tok(60) as u32);
         even(&mut probs);
-        guard.reweight(&copying, 1, 0, 1, &mut probs);
+        guard.reweight(&copying, 0, 1, &mut probs);
+        renormalise(&mut probs);
         let sum = 2.0 + GUARD_KEEP;
         assert!((probs[tok(62)] - GUARD_KEEP / sum).abs() < 1e-6);
         assert!((probs[tok(69)] - 1.0 / sum).abs() < 1e-6);
         // After C and A, each bar matches one cell of two: nothing changes.
         guard.record(&mut copying, 0, 1, tok(69) as u32);
         even(&mut probs);
-        guard.reweight(&copying, 1, 0, 2, &mut probs);
+        guard.reweight(&copying, 0, 2, &mut probs);
         assert_eq!(probs[tok(62)], 1.0 / 3.0);
         // At similarity 1, copies are asked for.
         let guard = CopyGuard::new(&enc, 16, 4, 1.0);
         let mut copying = guard.start();
         guard.record(&mut copying, 0, 0, tok(60) as u32);
         even(&mut probs);
-        guard.reweight(&copying, 1, 0, 1, &mut probs);
+        guard.reweight(&copying, 0, 1, &mut probs);
         assert_eq!(probs[tok(62)], 1.0 / 3.0);
     }
 }

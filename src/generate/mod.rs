@@ -4,6 +4,7 @@
 //! the first while the rest are sampled.
 
 mod candidates;
+mod draw;
 pub mod feel;
 mod guard;
 pub mod keep;
@@ -30,12 +31,13 @@ use crate::pitch_group::{decode, encode_with, Dictionary};
 use crate::pyramid::{bars_at, upsample_bars};
 use candidates::Chooser;
 pub use candidates::Cost;
+use draw::{constraints, sample, ClipMoves, HeldNotes, Shape};
 use guard::CopyGuard;
 pub use keep::Kept;
 use moves::Moves;
 pub use redraw::{redraw, starts_with_clip, RedrawError};
 use rhythm::Rhythm;
-use sampling::{log_probability, sample_top_p, softmax_into};
+use sampling::log_probability;
 use voicing::Voicing;
 use weights::REDRAWS;
 
@@ -55,17 +57,15 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// Nucleus mass per stage, coarse to fine (0 = argmax); the paper's 0.9 / 0.3 / 0.3.
     pub top_p: Vec<f32>,
-    /// Softmax temperature for every stage (1 = the model's own distribution). A model that
-    /// has learned its clip to loss 0.01 replays it at 1; 3 (the default) keeps about as many
-    /// pitch groups and copies under a quarter of the bars (docs/quality.md).
+    /// Softmax temperature for every stage (1 = the model's own distribution, which replays a
+    /// learned clip); 3 by default, for variety (docs/model.md, "Why each rule").
     pub temperature: f32,
     /// Where to start.
     pub primer: Primer,
     /// Candidate bars drawn for each bar (in two halves on the CPU, see `next_bar`; the first
     /// stage's on a ladder of temperatures); 1 keeps the one drawn at `temperature`. 8 by
-    /// default: harmony within 0.02 of the composer's on BWV 227.1 and 349 where 4 left them
-    /// 0.03 and 0.08 under, at about twice 4's sampling time. Below similarity 0.5 up to three
-    /// times as many (`pool`).
+    /// default, enough for the harmony (docs/model.md, "Why each rule"). Below similarity 0.5
+    /// up to three times as many (`pool`).
     pub candidates: usize,
     /// How close to the clip the kept bars are, 0..1: the candidate whose best cell match
     /// with a clip bar (`eval::bar_match`) is nearest `similarity` wins, with a bonus for
@@ -90,22 +90,17 @@ impl Default for GenerateOptions {
 }
 
 /// The first stage draws its candidates on a ladder of temperatures, from the setting to
-/// `spread(similarity)` times it (geometric): a model that has learned its clip gives near
-/// copies at any one temperature (BWV 227.1: near copies 0.82 at 3), so the similarity setting
-/// has real choices only when some candidates are bolder (at 3x: near copies 0.04, match 0.51
-/// at similarity 0.5, harmony kept by the choice). Above 0.5 the ladder narrows to none at 1,
-/// where closeness is asked for. (Widening it further below 0.5 was tried: harmony kept the
-/// bolder candidates out, and the lowest settings' match moved by 0.01 at most.) The finer
-/// stages refine at the setting.
+/// `spread(similarity)` times it (geometric), narrowing above 0.5 to none at 1: a model that
+/// has learned its clip gives near copies at any one temperature, so the similarity setting
+/// needs bolder candidates to choose from (docs/model.md, "Why each rule"). The finer stages
+/// refine at the setting.
 fn spread(similarity: f32) -> f32 {
     1.0 + 2.0 * (2.0 * (1.0 - similarity.clamp(0.0, 1.0))).min(1.0)
 }
 
 /// How many candidates to draw for a bar: `candidates` from similarity 0.5 up, growing to
-/// three times as many at 0. Below 0.5 every candidate of 8 matches the clip above the
-/// setting, so the one nearest it was the same at 0 and 0.25 (BWV 227.1: 0.43 both); the far
-/// end is the least matching of more candidates (24 at 0, 16 at 0.25: 0.37 and 0.40, rising
-/// on the groove, BWV 349 and the quartet too). One candidate stays one.
+/// three times as many at 0, where the bar least like the clip is asked for (docs/model.md,
+/// "Why each rule"). One candidate stays one.
 fn pool(candidates: usize, similarity: f32) -> usize {
     if candidates <= 1 {
         return 1;
@@ -455,24 +450,23 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
                 })
                 .collect();
             let stride = stage.stride;
+            let moves = ClipMoves { moves: &self.moves, stage: s, first: part.start };
+            let coarse = (s > 0).then(|| self.model.stages[s - 1].stride);
+            let held = coarse.map(|coarse| HeldNotes {
+                coarse: &drawn.bars,
+                factor: coarse / stride,
+                before: self.before.iter().map(|b| b[b.len() - coarse]).collect(),
+                dict: &self.dict,
+            });
+            let rhythm = (stride == 1).then_some(&self.rhythm);
+            let guard = (s == 0).then_some(&self.guard);
             let shape = Shape {
-                moves: &self.moves,
-                stage: s,
-                first: part.start,
+                constraints: constraints(&moves, rhythm, held.as_ref(), &self.voicing, guard),
                 before: self.before.iter().map(|b| b[b.len() - stride]).collect(),
-                rhythm: (stride == 1).then_some(&self.rhythm),
-                coarse: (s > 0).then(|| (&drawn.bars[..], self.model.stages[s - 1].stride / stride)),
-                coarse_before: match s {
-                    0 => Vec::new(),
-                    _ => {
-                        let coarse = self.model.stages[s - 1].stride;
-                        self.before.iter().map(|b| b[b.len() - coarse]).collect()
-                    }
-                },
                 dict: &self.dict,
                 allowed: &stage.allowed,
                 voicing: &self.voicing,
-                guard: (s == 0).then_some(&self.guard),
+                guard,
                 kept: self
                     .kept_now()
                     .iter()
@@ -578,159 +572,6 @@ fn forward(
     let (logits, kvs) = model.forward(&input, mems.as_deref(), None)?;
     let keys = kvs.iter().map(PlainKeys::new).collect::<Result<_>>()?;
     Ok((logits.to_device(&Device::Cpu)?.flatten_all()?.to_vec1()?, keys))
-}
-
-/// What shapes a stage's draws besides the model.
-struct Shape<'a> {
-    /// The clip's moves.
-    moves: &'a Moves,
-    /// The stage.
-    stage: usize,
-    /// The index among all of a bar's candidates of the first one drawn here.
-    first: usize,
-    /// Per track, the token before the bar at the stage's resolution.
-    before: Vec<u32>,
-    /// The clip's rhythm grid, at the finest stage.
-    rhythm: Option<&'a Rhythm>,
-    /// At the finer stages, the coarser stage's candidate bars and how many of this stage's
-    /// steps each of their tokens spans.
-    coarse: Option<(&'a [Vec<Vec<u32>>], usize)>,
-    /// At the finer stages, per track, the token before the bar at the coarser stage's
-    /// resolution.
-    coarse_before: Vec<u32>,
-    /// The model's dictionary.
-    dict: &'a Dictionary,
-    /// Per track, the tokens the stage may give it, in order (the others are masked).
-    allowed: &'a [Vec<u32>],
-    /// The clip's vertical sonorities.
-    voicing: &'a Voicing,
-    /// At the first stage, the guard against going on copying a clip bar.
-    guard: Option<&'a CopyGuard>,
-    /// Per track, a kept track's tokens at the stage's resolution, taken as drawn (empty, or
-    /// `None` for a drawn track).
-    kept: Vec<Option<Vec<u32>>>,
-}
-
-impl Shape<'_> {
-    /// The order the tracks of a step are drawn in: kept tracks first, so the voicing fits the
-    /// others to them, then the tracks that hold chords, then the lines (`Voicing::chords`).
-    fn order(&self, tracks: usize) -> Vec<usize> {
-        let kept = |k: &usize| self.kept.get(*k).is_some_and(Option::is_some);
-        let (mut first, rest): (Vec<usize>, Vec<usize>) = (0..tracks).partition(kept);
-        let (chords, lines): (Vec<usize>, Vec<usize>) =
-            rest.into_iter().partition(|&k| self.voicing.chords(k));
-        first.extend(chords);
-        first.extend(lines);
-        first
-    }
-}
-
-impl Shape<'_> {
-    /// Where the coarser bar of candidate `c` holds (or re-strikes) track `k`'s group from its
-    /// step before (at step 0, the bar before's last) to the one at this stage's step `i`, and
-    /// this stage still sounds that group after `prev`: only tokens of that group may follow,
-    /// struck again as the coarser bar strikes it again or holds it (either, where the model
-    /// has no such token). A finer stage refines a held note, it does not break it: the finer
-    /// stages broke a third of the coarse stage's held notes across beats on BWV 227.1 (5.6 to
-    /// 3.7 a bar against the clip's 5.2), so repeated notes, which need one, were rare; and
-    /// they dropped half the coarse stage's re-strikes there (11 to 4 in 32 bars). Across the
-    /// bar line too: the fife duet's first stage kept a voice's pitch into 18% of its bars,
-    /// the finished bars only 6% (the clip: 17%); kept there too, 12%.
-    fn keep_held(&self, c: usize, k: usize, i: usize, prev: u32, probs: &mut [f32]) {
-        let Some((coarse, factor)) = self.coarse.filter(|&(_, f)| i.is_multiple_of(f)) else {
-            return;
-        };
-        let d = self.dict;
-        let token = coarse[c][k][i / factor];
-        let g = d.group(token);
-        let step_before = if i == 0 { self.coarse_before[k] } else { coarse[c][k][i / factor - 1] };
-        if g == 0 || g != d.group(step_before) || g != d.group(prev) {
-            return;
-        }
-        let again = d.restruck(token);
-        let exact = |t: usize| d.group(t as u32) == g && d.restruck(t as u32) == again;
-        let same = |t: usize| d.group(t as u32) == g;
-        for keep in [&exact as &dyn Fn(usize) -> bool, &same] {
-            let kept: f32 = probs.iter().enumerate().filter(|&(t, _)| keep(t)).map(|(_, q)| q).sum();
-            if kept > 0.0 {
-                for (t, q) in probs.iter_mut().enumerate() {
-                    *q = if keep(t) { *q / kept } else { 0.0 };
-                }
-                return;
-            }
-        }
-    }
-}
-
-/// Samples every (candidate, track, position) of logits `[candidates, tracks, T, vocab]` (flat),
-/// candidate `c` at temperature `temperatures[c]`, with the clip's moves, within its rhythm
-/// grid where given, keeping the coarser bar's held notes, in the clip's sonorities with the
-/// tracks drawn before at the same step and, at the first stage, away from going on copying a
-/// clip bar (`shape`), adding each sampled token's log-probability under the model
-/// (temperature 1) to its candidate's `likelihood`.
-fn sample(
-    logits: &[f32],
-    p: f32,
-    temperatures: &[f32],
-    shape: &Shape,
-    rng: &mut Rng,
-    likelihood: &mut [f32],
-) -> Result<Vec<Vec<Vec<u32>>>> {
-    let (candidates, tracks, vocab) = (temperatures.len(), shape.before.len(), shape.dict.len());
-    let steps = logits.len() / (candidates * tracks * vocab);
-    let mut bars = Vec::with_capacity(candidates);
-    // Per draw, the logits and probabilities of the track's own tokens, then all of them.
-    let (mut own, mut own_probs, mut probs) = (Vec::new(), Vec::new(), vec![0f32; vocab]);
-    let order = shape.order(tracks.min(shape.allowed.len()));
-    for (c, (ll, &temperature)) in likelihood.iter_mut().zip(temperatures).take(candidates).enumerate() {
-        let mut bar: Vec<Vec<u32>> = vec![Vec::with_capacity(steps); tracks];
-        let mut copying = shape.guard.map(CopyGuard::start);
-        // Step by step, each track after the ones before it, so that they agree (`voicing`).
-        for i in 0..steps {
-            let mut sounding = 0u16;
-            for &k in &order {
-                if let Some(Some(kept)) = shape.kept.get(k) {
-                    let tok = kept[i];
-                    if let (Some(g), Some(copying)) = (shape.guard, &mut copying) {
-                        g.record(copying, k, i, tok);
-                    }
-                    bar[k].push(tok);
-                    sounding |= shape.voicing.sounds(k, tok);
-                    continue;
-                }
-                let tokens = &shape.allowed[k];
-                let at = ((c * tracks + k) * steps + i) * vocab;
-                let l = &logits[at..at + vocab];
-                // The softmax over the track's own tokens: the masked ones would add 0.
-                own.clear();
-                own.extend(tokens.iter().map(|&t| l[t as usize]));
-                own_probs.resize(own.len(), 0.0);
-                softmax_into(&own, temperature, &mut own_probs);
-                probs.fill(0.0);
-                tokens.iter().zip(&own_probs).for_each(|(&t, &q)| probs[t as usize] = q);
-                let track = &mut bar[k];
-                let prev = track.last().copied().unwrap_or(shape.before[k]);
-                shape.moves.reweight(shape.stage, shape.first + c, k, i, prev, &mut probs);
-                if let (Some(r), Some(&prev)) = (shape.rhythm, track.last()) {
-                    r.restrict(k, i, prev, &mut probs);
-                }
-                shape.keep_held(c, k, i, prev, &mut probs);
-                shape.voicing.reweight(k, sounding, &mut probs);
-                if let (Some(g), Some(copying)) = (shape.guard, &copying) {
-                    g.reweight(copying, tracks, k, i, &mut probs);
-                }
-                let tok = sample_top_p(&probs, p, rng);
-                if let (Some(g), Some(copying)) = (shape.guard, &mut copying) {
-                    g.record(copying, k, i, tok as u32);
-                }
-                *ll += log_probability(l[tok], &own);
-                track.push(tok as u32);
-                sounding |= shape.voicing.sounds(k, tok as u32);
-            }
-        }
-        bars.push(bar);
-    }
-    Ok(bars)
 }
 
 /// Bars of per-track tokens as `[bars, tracks, T x factor]`, each token `factor` times (a
@@ -851,137 +692,8 @@ fn to_clip_from(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clip::{Clip, Note};
     use crate::model::attention::KeyValues;
     use crate::model::{build_stage, init_weights, Preset};
-    use crate::pitch_group::{encode, Encoded};
-
-    #[test]
-    fn a_finer_stage_keeps_a_note_the_coarser_bar_holds() {
-        // C, C struck again, D: tokens for C, C again, D and the rest.
-        let note = |pitch, start, end| Note::new(pitch, start, end, 80);
-        let enc = encode(&Clip::one_track(vec![note(60, 0, 4), note(60, 4, 8), note(62, 8, 16)]));
-        let tok = |p: u8, again: bool| enc.dict.get(1 << p, if again { 1 << p } else { 0 }).unwrap();
-        let (c, c_again, d) = (tok(60, false), tok(60, true), tok(62, false));
-        let enc_moves = Moves::new(&enc, 16, &[4, 2, 1], 0.5);
-        let rhythm = Rhythm::new(&enc, 16);
-        let uniform = vec![0.25f32; 4];
-        let voicing = Voicing::new(&enc, vec![false]);
-        // At step `i` after `prev`, the coarser bar's tokens `coarse` after `coarse_before`.
-        let draw_at = |i: usize, coarse: Vec<u32>, coarse_before: u32, prev: u32| {
-            let bars = vec![vec![coarse]];
-            let shape = Shape {
-                moves: &enc_moves,
-                stage: 1,
-                first: 0,
-                before: vec![prev],
-                rhythm: Some(&rhythm),
-                coarse: Some((&bars, 2)),
-                coarse_before: vec![coarse_before],
-                dict: &enc.dict,
-                allowed: &[],
-                voicing: &voicing,
-                guard: None,
-                kept: Vec::new(),
-            };
-            let mut p = uniform.clone();
-            shape.keep_held(0, 0, i, prev, &mut p);
-            p
-        };
-        let draw = |coarse: Vec<u32>, prev: u32| draw_at(2, coarse, 0, prev);
-        // The coarser bar holds C into its second step, as this stage does: C goes on; where
-        // the coarser bar strikes C again, so does this stage.
-        let only = |t: u32| (0..4).map(|i| if i == t { 1.0 } else { 0.0 }).collect::<Vec<f32>>();
-        assert_eq!(draw(vec![c, c], c), only(c));
-        assert_eq!(draw(vec![c, c_again], c), only(c_again));
-        // It changes there, or this stage has left C already: free.
-        assert_eq!(draw(vec![c, d], c), uniform);
-        assert_eq!(draw(vec![c, c], d), uniform);
-        // Across the bar line: the coarser bar goes on with the C the bar before ended on, as
-        // this stage's did: C goes on. After D, or where this stage ended elsewhere: free.
-        assert_eq!(draw_at(0, vec![c, d], c, c), only(c));
-        assert_eq!(draw_at(0, vec![c_again, d], c, c), only(c_again));
-        assert_eq!(draw_at(0, vec![c, d], d, c), uniform);
-        assert_eq!(draw_at(0, vec![c, d], c, d), uniform);
-    }
-
-    /// 50 candidates of a 16-step bar of the two tracks of `enc`'s clip, drawn among `allowed`
-    /// after `before` at similarity 1 (the clip's moves leave the draws alone); the model finds
-    /// every token as likely but the second track's `sure` (logit 5). Also the draw's order.
-    fn draw_two(
-        enc: &Encoded,
-        allowed: &[Vec<u32>],
-        before: Vec<u32>,
-        sure: Option<u32>,
-    ) -> (Vec<usize>, Vec<Vec<Vec<u32>>>) {
-        let moves = Moves::new(enc, 16, &[1], 1.0);
-        let voicing = Voicing::new(enc, vec![false, false]);
-        let shape = Shape {
-            moves: &moves,
-            stage: 0,
-            first: 0,
-            before,
-            rhythm: None,
-            coarse: None,
-            coarse_before: Vec::new(),
-            dict: &enc.dict,
-            allowed,
-            voicing: &voicing,
-            guard: None,
-            kept: Vec::new(),
-        };
-        let (candidates, steps, vocab) = (50, 16, enc.dict.len());
-        let mut logits = vec![0f32; candidates * 2 * steps * vocab];
-        for (c, i) in (0..candidates).flat_map(|c| (0..steps).map(move |i| (c, i))) {
-            if let Some(t) = sure {
-                logits[((c * 2 + 1) * steps + i) * vocab + t as usize] = 5.0;
-            }
-        }
-        let mut ll = vec![0f32; candidates];
-        let bars = sample(&logits, 0.9, &vec![1.0; candidates], &shape, &mut Rng::seed_from_u64(1), &mut ll);
-        (shape.order(2), bars.unwrap())
-    }
-
-    /// The share of the steps of `bars` where the two tracks sound one of `pairs`.
-    fn share_of(bars: &[Vec<Vec<u32>>], pairs: &[(u32, u32)]) -> f64 {
-        let steps = bars.iter().flat_map(|b| b[0].iter().zip(&b[1]));
-        let fit = steps.clone().filter(|&(&a, &b)| pairs.contains(&(a, b))).count();
-        fit as f64 / steps.count() as f64
-    }
-
-    #[test]
-    fn the_tracks_of_a_step_are_drawn_to_agree() {
-        // C over E, then D over F. Where the model finds every pitch of each track as likely,
-        // drawn each on its own they would clash (C with F, D with E) at half of the steps.
-        let enc = encode(&voicing::two_voices());
-        let tok = |p: u8| enc.dict.get(1 << p, 0).unwrap();
-        let allowed = vec![vec![tok(60), tok(62)], vec![tok(64), tok(65)]];
-        let (order, bars) = draw_two(&enc, &allowed, vec![tok(62), tok(65)], None);
-        assert_eq!(order, vec![0, 1]);
-        // 1 in 1.1 with `weights::OFF_SONORITY` at 0.1.
-        let share = share_of(&bars, &[(tok(60), tok(64)), (tok(62), tok(65))]);
-        assert!(share > 0.8, "{share}");
-    }
-
-    #[test]
-    fn a_line_fits_the_chord_drawn_before_it() {
-        // A line (E, then F) over a chord track (C major, then D minor). The model is sure of D
-        // minor at every step and finds E and F as likely: drawn first, the line would take E
-        // half the time and the chord clash with it; the chords are drawn first, and the line
-        // takes F.
-        let line = [(64, 0, 8), (65, 8, 16)];
-        let chords = [(60, 0, 8), (64, 0, 8), (67, 0, 8), (62, 8, 16), (65, 8, 16), (69, 8, 16)];
-        let enc = encode(&voicing::voices(&[&line, &chords]));
-        let (e, f) = (enc.dict.get(1 << 64, 0).unwrap(), enc.dict.get(1 << 65, 0).unwrap());
-        let major = enc.dict.get(1 << 60 | 1 << 64 | 1 << 67, 0).unwrap();
-        let minor = enc.dict.get(1 << 62 | 1 << 65 | 1 << 69, 0).unwrap();
-        let allowed = vec![vec![e, f], vec![major, minor]];
-        let (order, bars) = draw_two(&enc, &allowed, vec![f, minor], Some(minor));
-        assert_eq!(order, vec![1, 0]);
-        // D minor nearly always (e^5 against 1), F then 1 in 1.1 with `weights::OFF_SONORITY` at 0.1.
-        let share = share_of(&bars, &[(f, minor)]);
-        assert!(share > 0.8, "{share}");
-    }
 
     #[test]
     fn distinct_inputs_on_either_pass_give_the_batch_logits() {

@@ -1,9 +1,8 @@
 //! How the clip's tracks move from one step to the next, at each position of the bar and each
 //! stage's resolution: hold what sounds, re-strike it, move to a group that keeps one of its
 //! pitches, or change it. Bold candidates (drawn hot for variety) change their pitch group at
-//! nearly every step, so their notes came out short and hardly ever repeated (re-strikes 3%
-//! of onsets against 12-18% in the chorales).
-//! Sampling keeps the model's choice within each kind of move and shares the kinds between
+//! nearly every step, so their notes came out short and hardly ever repeated (docs/model.md,
+//! "Why each rule"). Sampling keeps the model's choice within each kind of move and shares the kinds between
 //! the model's odds and the clip's. (A stage draws all of a bar's positions from one pass, so
 //! the model does not see the pitch just drawn: it stays only where its guess for the next
 //! step happens to be that pitch. Its odds of staying are low off its clip: docs/log.md)
@@ -11,8 +10,7 @@
 //! A re-strike is a token of its own, (group, pitches struck again), and the model has one
 //! only for what the clip re-strikes: a chorale voice repeats some of its pitches, never the
 //! others; a piano's chords change over a held common tone or strike it again. And drawn hot,
-//! the model holds where its clip strikes again (Handel's left hand: 7% of onsets re-struck
-//! against 24%). So `articulate` decides, at each 16th where the kept bar sounds on pitches
+//! the model holds where its clip strikes again. So `articulate` decides, at each 16th where the kept bar sounds on pitches
 //! of the step before, whether they are struck again, with the clip's track's share there.
 
 use rand::Rng as _;
@@ -22,11 +20,8 @@ use crate::model::ops::Rng;
 use crate::pitch_group::{Dictionary, Encoded};
 
 /// The kinds of move, in the order of the rates. A move keeps a pitch of the group before in
-/// a new group: the prelude's left hand goes from C+E back to C, struck again, at every half
-/// bar, where a hot candidate took a new bass 78% of the time. Counted with the changes, the
-/// clip's rate of going on from the bass was lost, and its re-strikes with it (0.03-0.06 of
-/// onsets against the clip's 0.09 over 9 runs; counted apart 0.06-0.08, within a quarter of
-/// the clip's in 6 of the 9). A track of single pitches never moves.
+/// a new group (the prelude's left hand, C+E back to C): counted with the changes, the clip's
+/// rate of going on from its bass was lost. A track of single pitches never moves.
 const HOLD: usize = 0;
 const RESTRIKE: usize = 1;
 const MOVE: usize = 2;
@@ -133,9 +128,9 @@ impl Moves {
 
     /// Reweights `probs` of candidate `c`'s track `k` at `position` of a stage's bar after
     /// token `prev`: each kind of move gets the weighted geometric mean of its mass under
-    /// `probs` and the clip's rate there (renormalised over the kinds `probs` allows; a
-    /// re-strike the model has no token for counts as a hold), tokens within a kind keep
-    /// their proportions.
+    /// `probs` and the clip's rate there (its share of the kinds `probs` allows; a re-strike
+    /// the model has no token for counts as a hold), tokens within a kind keep their
+    /// proportions. The kinds' shares sum to 1, whatever scale `probs` came in.
     pub fn reweight(&self, stage: usize, c: usize, k: usize, position: usize, prev: u32, probs: &mut [f32]) {
         // Every other candidate of the first stage leans harder on the clip's moves: the
         // choice keeps them where they stay clear of near copies.
@@ -153,9 +148,8 @@ impl Moves {
             mass[kind(&self.dict, prev, t as u32)] += q;
         }
         // Where the model cannot strike again what sounds (or a rest), the clip's re-strikes
-        // count as keeping the group (`articulate` strikes it again): renormalised over hold
-        // and change alone, the clip's voices moved more than they do (BWV 349: re-strikes 8%
-        // -> 12% of onsets, the clip's 18%).
+        // count as keeping the group (`articulate` strikes it again): shared over hold and
+        // change alone, the clip's voices moved more than they do.
         let rate = if mass[RESTRIKE] <= 0.0 {
             [rate[HOLD] + rate[RESTRIKE], 0.0, rate[MOVE], rate[CHANGE]]
         } else {

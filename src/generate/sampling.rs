@@ -21,6 +21,14 @@ pub fn softmax_into(logits: &[f32], temperature: f32, p: &mut [f32]) {
     p.iter_mut().for_each(|x| *x /= sum);
 }
 
+/// Scales `probs` to sum to 1; leaves them where none has mass.
+pub fn renormalise(probs: &mut [f32]) {
+    let sum: f32 = probs.iter().sum();
+    if sum > 0.0 {
+        probs.iter_mut().for_each(|q| *q /= sum);
+    }
+}
+
 /// The log-probability of `logit` under the softmax of `logits` (temperature 1), without
 /// building the distribution; `logits` may leave out masked ones (probability 0).
 pub fn log_probability(logit: f32, logits: &[f32]) -> f32 {

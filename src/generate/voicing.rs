@@ -21,10 +21,8 @@ pub struct Voicing {
     pcs: Vec<u16>,
     /// Per track: whether it holds drum keys (MIDI channel 10), not pitches.
     drums: Vec<bool>,
-    /// Per track: whether it holds chords (`holds_chords`), drawn before the lines. Drawn
-    /// after them, the trap beat's pad held its chord against an 808 note from another bar's
-    /// chord (an A under F minor): harmony 0.86-0.95 over training seeds 0-2 where its later
-    /// bars fit at 1.00; drawn first, 0.95-0.98 (docs/quality.md).
+    /// Per track: whether it holds chords (`holds_chords`), drawn before the lines, so a line
+    /// fits the chord rather than the chord holding on against it.
     chords: Vec<bool>,
 }
 
@@ -66,19 +64,15 @@ impl Voicing {
 
     /// Weighs down the tokens of track `k` that, with `sounding` (the pitch classes of the
     /// tracks drawn before at this step), sound a set the clip does not (to `OFF_SONORITY`) or
-    /// one of its sets that fits no chord (to `NO_CHORD`), and renormalises; leaves `probs` as
-    /// they are in a drum track and where every token weighs the same.
+    /// one of its sets that fits no chord (to `NO_CHORD`); leaves `probs` as they are in a drum
+    /// track.
     pub fn reweight(&self, k: usize, sounding: u16, probs: &mut [f32]) {
         if self.drums.get(k).copied().unwrap_or(false) {
             return;
         }
         let weight = |t: usize| self.weights[(sounding | self.pcs.get(t).copied().unwrap_or(0)) as usize];
-        let sum: f32 = probs.iter().enumerate().filter(|&(_, &q)| q > 0.0).map(|(t, &q)| weight(t) * q).sum();
-        if sum <= 0.0 {
-            return;
-        }
         for (t, q) in probs.iter_mut().enumerate().filter(|(_, q)| **q > 0.0) {
-            *q *= weight(t) / sum;
+            *q *= weight(t);
         }
     }
 }
@@ -117,6 +111,7 @@ pub(super) fn voices(tracks: &[&[(u8, u32, u32)]]) -> crate::clip::Clip {
 mod tests {
     use super::*;
     use crate::clip::Note;
+    use crate::generate::sampling::renormalise;
     use crate::pitch_group::encode;
 
     #[test]
@@ -134,6 +129,7 @@ mod tests {
         let mut probs = vec![0f32; enc.dict.len()];
         (probs[e as usize], probs[f as usize], probs[fs as usize]) = (0.5, 0.25, 0.25);
         voicing.reweight(1, voicing.sounds(0, c), &mut probs);
+        renormalise(&mut probs);
         let sum = 0.5 + OFF_SONORITY * 0.5;
         assert!((probs[e as usize] - 0.5 / sum).abs() < 1e-6);
         assert!((probs[f as usize] - 0.25 * OFF_SONORITY / sum).abs() < 1e-6);
@@ -177,6 +173,7 @@ mod tests {
         };
         let mut probs = even();
         voicing.reweight(2, voicing.sounds(0, tok(60)) | voicing.sounds(1, tok(62)), &mut probs);
+        renormalise(&mut probs);
         let sum = 0.5 + NO_CHORD * 0.5;
         assert!((probs[e] - 0.5 * NO_CHORD / sum).abs() < 1e-6, "{}", probs[e]);
         assert!((probs[fs] - 0.5 / sum).abs() < 1e-6);
