@@ -293,11 +293,24 @@ mod tests {
         before: Vec<u32>,
         sure: Option<u32>,
     ) -> (Vec<usize>, Vec<Vec<Vec<u32>>>) {
+        draw_two_with(enc, allowed, before, sure, None)
+    }
+
+    /// [`draw_two`] with a further constraint after the others.
+    fn draw_two_with(
+        enc: &Encoded,
+        allowed: &[Vec<u32>],
+        before: Vec<u32>,
+        sure: Option<u32>,
+        extra: Option<&dyn Constraint>,
+    ) -> (Vec<usize>, Vec<Vec<Vec<u32>>>) {
         let moves = Moves::new(enc, 16, &[1], 1.0);
         let voicing = Voicing::new(enc, vec![false, false]);
         let moves = ClipMoves { moves: &moves, stage: 0, first: 0 };
+        let mut all = constraints(&moves, None, None, &voicing, None);
+        all.extend(extra);
         let shape = Shape {
-            constraints: constraints(&moves, None, None, &voicing, None),
+            constraints: all,
             before,
             dict: &enc.dict,
             allowed,
@@ -336,6 +349,46 @@ mod tests {
         // 1 in 1.1 with `weights::OFF_SONORITY` at 0.1.
         let share = share_of(&bars, &[(tok(60), tok(64)), (tok(62), tok(65))]);
         assert!(share > 0.8, "{share}");
+    }
+
+    /// Scales every probability of a draw by a factor.
+    struct Scale(f32);
+
+    impl Constraint for Scale {
+        fn reweight(&self, _: &At, probs: &mut [f32]) {
+            probs.iter_mut().for_each(|q| *q *= self.0);
+        }
+    }
+
+    #[test]
+    fn the_constraints_share_one_renormalisation() {
+        // A constraint need not renormalise: one that scales the whole draw changes no token.
+        let enc = encode(&voicing::two_voices());
+        let tok = |p: u8| enc.dict.get(1 << p, 0).unwrap();
+        let allowed = vec![vec![tok(60), tok(62)], vec![tok(64), tok(65)]];
+        let draw = |extra: Option<&dyn Constraint>| {
+            draw_two_with(&enc, &allowed, vec![tok(62), tok(65)], Some(tok(64)), extra).1
+        };
+        let plain = draw(None);
+        assert_eq!(draw(Some(&Scale(0.001))), plain);
+        assert_eq!(draw(Some(&Scale(1000.0))), plain);
+        // One that takes a token out does change them.
+        assert_ne!(draw(Some(&Only(tok(60)))), plain);
+    }
+
+    /// Keeps only the draws of one token (where a track has it).
+    struct Only(u32);
+
+    impl Constraint for Only {
+        fn reweight(&self, _: &At, probs: &mut [f32]) {
+            if probs.get(self.0 as usize).is_some_and(|&q| q > 0.0) {
+                probs
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|&(t, _)| t != self.0 as usize)
+                    .for_each(|(_, q)| *q = 0.0);
+            }
+        }
     }
 
     #[test]
