@@ -81,7 +81,7 @@ impl Constraint for CopyGuard {
 }
 
 /// At a finer stage, the notes the coarser bar holds: a finer stage refines a held note, it
-/// does not break it (docs/log.md, 2026-12-02 evening).
+/// does not break it (docs/model.md, "Why each rule").
 pub struct HeldNotes<'a> {
     /// The coarser stage's candidate bars.
     pub coarse: &'a [Bar],
