@@ -81,7 +81,9 @@ impl Constraint for CopyGuard {
 }
 
 /// At a finer stage, the notes the coarser bar holds: a finer stage refines a held note, it
-/// does not break it (docs/model.md, "Why each rule").
+/// does not break it (docs/model.md, "Why each rule"). Not on a drum track: a drum hit does
+/// not hold, and a drum the coarser bar sounds at two steps is two hits or a roll, which a
+/// finer stage held on would strike again where the clip strikes afresh.
 pub struct HeldNotes<'a> {
     /// The coarser stage's candidate bars.
     pub coarse: &'a [Bar],
@@ -91,6 +93,8 @@ pub struct HeldNotes<'a> {
     pub before: Vec<u32>,
     /// The model's dictionary.
     pub dict: &'a Dictionary,
+    /// Per track, whether it holds drum keys (left alone).
+    pub drums: &'a [bool],
 }
 
 impl Constraint for HeldNotes<'_> {
@@ -100,7 +104,7 @@ impl Constraint for HeldNotes<'_> {
     /// coarser bar strikes it again or holds it (either, where the model has no such token).
     fn reweight(&self, at: &At, probs: &mut [f32]) {
         let (k, i, d) = (at.track, at.step, self.dict);
-        if !i.is_multiple_of(self.factor) {
+        if !i.is_multiple_of(self.factor) || self.drums.get(k).copied().unwrap_or(false) {
             return;
         }
         let bar = &self.coarse[at.c][k];
@@ -259,14 +263,16 @@ mod tests {
         let (c, c_again, d) = (tok(60, false), tok(60, true), tok(62, false));
         let uniform = vec![0.25f32; 4];
         // At step `i` after `prev`, the coarser bar's tokens `coarse` after `coarse_before`.
-        let draw_at = |i: usize, coarse: Vec<u32>, coarse_before: u32, prev: u32| {
+        let held_at = |drums: &[bool], i: usize, coarse: Vec<u32>, coarse_before: u32, prev: u32| {
             let bars = vec![vec![coarse]];
-            let held = HeldNotes { coarse: &bars, factor: 2, before: vec![coarse_before], dict: &enc.dict };
+            let before = vec![coarse_before];
+            let held = HeldNotes { coarse: &bars, factor: 2, before, dict: &enc.dict, drums };
             let mut p = uniform.clone();
             held.reweight(&At { c: 0, track: 0, step: i, prev, sounding: 0, copying: None }, &mut p);
             renormalise(&mut p);
             p
         };
+        let draw_at = |i, coarse, coarse_before, prev| held_at(&[false], i, coarse, coarse_before, prev);
         let draw = |coarse: Vec<u32>, prev: u32| draw_at(2, coarse, 0, prev);
         // The coarser bar holds C into its second step, as this stage does: C goes on; where
         // the coarser bar strikes C again, so does this stage.
@@ -282,6 +288,10 @@ mod tests {
         assert_eq!(draw_at(0, vec![c_again, d], c, c), only(c_again));
         assert_eq!(draw_at(0, vec![c, d], d, c), uniform);
         assert_eq!(draw_at(0, vec![c, d], c, d), uniform);
+        // On a drum track a hit does not hold: what the coarser bar sounds at two steps is two
+        // hits or a roll, and this stage draws freely (the trap beat's re-strikes, docs/log.md).
+        assert_eq!(held_at(&[true], 2, vec![c, c], 0, c), uniform);
+        assert_eq!(held_at(&[true], 0, vec![c, d], c, c), uniform);
     }
 
     /// 50 candidates of a 16-step bar of the two tracks of `enc`'s clip, drawn among `allowed`

@@ -457,6 +457,7 @@ impl<M: Deref<Target = SintraModel> + Sync> Generator<M> {
                 factor: coarse / stride,
                 before: self.before.iter().map(|b| b[b.len() - coarse]).collect(),
                 dict: &self.dict,
+                drums: self.voicing.drum_tracks(),
             });
             let rhythm = (stride == 1).then_some(&self.rhythm);
             let guard = (s == 0).then_some(&self.guard);

@@ -49,6 +49,11 @@ impl Voicing {
         Self { weights, pcs, drums, chords }
     }
 
+    /// Per track, whether it holds drum keys.
+    pub fn drum_tracks(&self) -> &[bool] {
+        &self.drums
+    }
+
     /// Whether track `k` holds chords: drawn before the lines at each step, so they fit it.
     pub fn chords(&self, k: usize) -> bool {
         self.chords.get(k).copied().unwrap_or(false)
