@@ -57,15 +57,7 @@ pub fn run() -> Result<(), String> {
     let _xvfb = display::xvfb(DISPLAY)?;
     let work = std::env::temp_dir().join(format!("sintra-drag-and-drop-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    // A drag driven through XTEST on a loaded machine now and then loses the editor's word
-    // that the drop was taken (a hand would drag again): once more, the first failure said.
-    let drag_out_again = || {
-        drag_out(&root, &exe, &cli).or_else(|e| {
-            eprintln!("drag-and-drop: dragging out failed once ({e}); once more");
-            drag_out(&root, &exe, &cli)
-        })
-    };
-    let result = drop_in(&root, &exe, &cli, &work).and_then(|()| drag_out_again());
+    let result = drop_in(&root, &exe, &cli, &work).and_then(|()| drag_out(&root, &exe, &cli));
     let _ = std::fs::remove_dir_all(&work);
     result
 }
@@ -304,6 +296,9 @@ fn receive() -> Result<PathBuf, String> {
                 let reply = c.conn.get_property(true, c.window, n.property, AtomEnum::ANY, 0, 1 << 16);
                 let bytes = reply.map_err(x11)?.reply().map_err(x11)?.value;
                 c.send(source, a.XdndFinished, [1, a.XdndActionCopy, 0, 0])?;
+                // A round trip before this connection closes: closed at once, the server could
+                // drop the message, and the editor took the drop for refused (one run in two).
+                c.conn.get_input_focus().map_err(x11)?.reply().map_err(x11)?;
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let path = text.lines().next().unwrap_or("").trim().trim_start_matches("file://").to_string();
                 return Ok(PathBuf::from(percent_decode(&path)));
