@@ -103,16 +103,38 @@ fn drop_in(root: &Path, exe: &Path, cli: &Path, work: &Path) -> Result<(), Strin
     Ok(())
 }
 
-/// Part 3: the variation dragged from the handle onto a window of ours.
+/// Part 3: the variation dragged from the handle onto a window of ours, twice: to a target
+/// that finishes the drop, then to one that fetches the file and closes without a word (the
+/// file must stay: it may have taken it).
 fn drag_out(root: &Path, exe: &Path, cli: &Path) -> Result<(), String> {
     let editor = Editor::start(root, exe, &["--open", CLIP], DISPLAY)?;
     let generated = editor.wait_for("SinTra: generated", PATIENCE)?;
     let bars: u32 =
         number_before(&generated, " bars").ok_or_else(|| format!("no bar count in “{generated}”"))?;
-    // The layout settles once the status line has its final text; the handle's last place.
-    std::thread::sleep(Duration::from_secs(2));
-    let handle =
-        editor.logged("SinTra: drag handle at ").pop().ok_or("the editor never logged its drag handle")?;
+    let (_, clip_tracks) = inspect(cli, &root.join(CLIP))?;
+    let mut handle = None;
+    for finish in [true, false] {
+        // The layout settles once the status line has its final text; the handle's last place.
+        std::thread::sleep(Duration::from_secs(2));
+        handle = editor.logged("SinTra: drag handle at ").pop().or(handle);
+        let at = handle.as_deref().ok_or("the editor never logged its drag handle")?;
+        let got = drag_once(&editor, at, finish)?;
+        let (got_bars, tracks) = inspect(cli, &got)?;
+        let _ = std::fs::remove_file(&got);
+        if (got_bars, tracks) != (bars, clip_tracks) {
+            return Err(format!(
+                "the dragged file has {got_bars} bars and {tracks} tracks; the variation {bars} bars of {clip_tracks} tracks"
+            ));
+        }
+        let how = if finish { "finished" } else { "never finished, the file kept" };
+        println!("dragged the variation out ({how}): {}, {bars} bars, {tracks} tracks", got.display());
+    }
+    Ok(())
+}
+
+/// One drag from the handle logged as `handle` to our target (`finish`: whether it finishes
+/// the drop); the file the target got, once the editor has said it was dropped.
+fn drag_once(editor: &Editor, handle: &str, finish: bool) -> Result<PathBuf, String> {
     let (x, y) = handle
         .rsplit(' ')
         .next()
@@ -120,7 +142,7 @@ fn drag_out(root: &Path, exe: &Path, cli: &Path) -> Result<(), String> {
         .and_then(|(x, y)| Some((x.parse::<i16>().ok()?, y.parse::<i16>().ok()?)))
         .ok_or_else(|| format!("no position in “{handle}”"))?;
     let (_, window) = display::shown_window(DISPLAY)?;
-    let receiver = std::thread::spawn(receive);
+    let receiver = std::thread::spawn(move || receive(finish));
     // Time for the target's window to be shown.
     std::thread::sleep(Duration::from_secs(1));
     let from = (window.x + x, window.y + y);
@@ -131,16 +153,7 @@ fn drag_out(root: &Path, exe: &Path, cli: &Path) -> Result<(), String> {
     if !logged.ends_with(&got.display().to_string()) {
         return Err(format!("received {}, the editor logged “{logged}”", got.display()));
     }
-    let (got_bars, tracks) = inspect(cli, &got)?;
-    let (_, clip_tracks) = inspect(cli, &root.join(CLIP))?;
-    let _ = std::fs::remove_file(&got);
-    if (got_bars, tracks) != (bars, clip_tracks) {
-        return Err(format!(
-            "the dragged file has {got_bars} bars and {tracks} tracks; the variation {bars} bars of {clip_tracks} tracks"
-        ));
-    }
-    println!("dragged the variation out: {}, {bars} bars, {tracks} tracks", got.display());
-    Ok(())
+    Ok(got)
 }
 
 /// Bars and tracks of a MIDI file, as `sintra inspect --json` reports them.
@@ -270,8 +283,9 @@ fn offer(target: Window, file: &Path, drop: bool) -> Result<(bool, Option<bool>)
     Ok((accepted, finished))
 }
 
-/// As an XDND target at `TARGET`, accepts what is dragged over it and returns the file dropped.
-fn receive() -> Result<PathBuf, String> {
+/// As an XDND target at `TARGET`, accepts what is dragged over it and returns the file dropped
+/// (`finish`: telling the source the drop is finished, as a target must, or closing without it).
+fn receive(finish: bool) -> Result<PathBuf, String> {
     let c = Client::new(Some(TARGET))?;
     let a = &c.atoms;
     let (mut source, start) = (NONE, Instant::now());
@@ -295,10 +309,12 @@ fn receive() -> Result<PathBuf, String> {
             Event::SelectionNotify(n) if n.property != NONE => {
                 let reply = c.conn.get_property(true, c.window, n.property, AtomEnum::ANY, 0, 1 << 16);
                 let bytes = reply.map_err(x11)?.reply().map_err(x11)?.value;
-                c.send(source, a.XdndFinished, [1, a.XdndActionCopy, 0, 0])?;
-                // A round trip before this connection closes: closed at once, the server could
-                // drop the message, and the editor took the drop for refused (one run in two).
-                c.conn.get_input_focus().map_err(x11)?.reply().map_err(x11)?;
+                if finish {
+                    c.send(source, a.XdndFinished, [1, a.XdndActionCopy, 0, 0])?;
+                    // A round trip before this connection closes: closed at once, the server
+                    // could drop the message (one run in two).
+                    c.conn.get_input_focus().map_err(x11)?.reply().map_err(x11)?;
+                }
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let path = text.lines().next().unwrap_or("").trim().trim_start_matches("file://").to_string();
                 return Ok(PathBuf::from(percent_decode(&path)));

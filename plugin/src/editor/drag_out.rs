@@ -128,6 +128,8 @@ mod xdnd {
         sent: Option<(i16, i16)>,
         /// The target's answer to the drop (whether it took the file), once it came.
         finished: Option<bool>,
+        /// Whether a target fetched the file's URI (it has the file, whatever it answers).
+        handed: bool,
     }
 
     /// Drags `file` from the pointer, the mouse button held, until it is let go.
@@ -160,6 +162,7 @@ mod xdnd {
             waiting: false,
             sent: None,
             finished: None,
+            handed: false,
         };
         source.run()
     }
@@ -195,7 +198,10 @@ mod xdnd {
             }
             self.send(target, self.atoms.XdndDrop, [0, CURRENT_TIME, 0, 0])?;
             self.wait(|s| s.finished.is_some())?;
-            Ok(if self.finished == Some(true) { Outcome::Dropped } else { Outcome::Refused })
+            // A target that fetched the file but never finished (closed, or its message lost)
+            // may have taken it: the file stays.
+            let taken = self.finished == Some(true) || (self.finished.is_none() && self.handed);
+            Ok(if taken { Outcome::Dropped } else { Outcome::Refused })
         }
 
         /// Serves events until `done` or `PATIENCE` has passed.
@@ -276,15 +282,15 @@ mod xdnd {
                         // Version 5 says whether it took the file; older targets only finish.
                         self.finished = Some(d[1] & 1 == 1 || d[2] != NONE);
                     }
-                    Event::SelectionRequest(request) => self.answer(&request)?,
+                    Event::SelectionRequest(request) => self.handed |= self.answer(&request)?,
                     _ => {}
                 }
             }
             Ok(())
         }
 
-        /// Hands the file's URI to a window that asks for the selection.
-        fn answer(&self, request: &SelectionRequestEvent) -> Result<()> {
+        /// Hands the file's URI to a window that asks for the selection; whether it did.
+        fn answer(&self, request: &SelectionRequestEvent) -> Result<bool> {
             let property = if request.property == NONE { request.target } else { request.property };
             let (to, conn) = (request.requestor, &self.conn);
             let given = if request.target == self.atoms.URI_LIST {
@@ -310,7 +316,8 @@ mod xdnd {
                 property: given,
             };
             conn.send_event(false, to, EventMask::NO_EVENT, notify).map_err(x11)?;
-            conn.flush().map_err(x11)
+            conn.flush().map_err(x11)?;
+            Ok(request.target == self.atoms.URI_LIST)
         }
     }
 }
