@@ -4,9 +4,10 @@
 //! that fits no triad or seventh chord lose some. The model draws every track of a step on
 //! its own, so a bold candidate's voices often meet in no chord of the clip's. A track that
 //! holds chords (a pad, a keyboard's left hand) is drawn first, so the lines fit its chord, as
-//! a producer lays a bass under the pad and not a pad over the bass.
+//! a producer lays a bass under the pad and not a pad over the bass; a line that would sound
+//! no chord at all with it keeps next to nothing.
 
-use super::weights::{NO_CHORD, OFF_SONORITY};
+use super::weights::{NO_CHORD, OFF_SONORITY, UNDER_CHORDS};
 use crate::eval::{fits_a_chord, mark_subsets, pitch_class_set};
 use crate::pitch_group::Encoded;
 
@@ -17,6 +18,9 @@ pub struct Voicing {
     /// that fits none, `OFF_SONORITY` outside the clip's sets. Built once, read in the draws'
     /// hot loop.
     weights: Vec<f32>,
+    /// `[pitch-class set]`: the same where a chord track drawn before sounds at the step, but
+    /// `UNDER_CHORDS` for a set outside the clip's that fits no chord. Built with `weights`.
+    under_chords: Vec<f32>,
     /// Per token of the model's dictionary, its pitch classes.
     pcs: Vec<u16>,
     /// Per track: whether it holds drum keys (MIDI channel 10), not pitches.
@@ -37,16 +41,17 @@ impl Voicing {
                 mark_subsets(&mut known, set);
             }
         }
-        let weights = (0..known.len())
-            .map(|set| match (known[set], fits_a_chord(set as u16)) {
-                (false, _) => OFF_SONORITY,
-                (true, false) => NO_CHORD,
-                (true, true) => 1.0,
-            })
-            .collect();
+        let weight = |set: usize, off_chord: f32| match (known[set], fits_a_chord(set as u16)) {
+            (false, false) => off_chord,
+            (false, true) => OFF_SONORITY,
+            (true, false) => NO_CHORD,
+            (true, true) => 1.0,
+        };
+        let weights = (0..known.len()).map(|set| weight(set, OFF_SONORITY)).collect();
+        let under_chords = (0..known.len()).map(|set| weight(set, UNDER_CHORDS)).collect();
         let pcs = (0..enc.dict.len() as u32).map(|t| pitch_class_set(enc.dict.group(t))).collect();
         let chords = enc.rolls.iter().zip(&drums).map(|(r, &d)| !d && holds_chords(enc, &r.tokens)).collect();
-        Self { weights, pcs, drums, chords }
+        Self { weights, under_chords, pcs, drums, chords }
     }
 
     /// Per track, whether it holds drum keys.
@@ -67,15 +72,25 @@ impl Voicing {
         self.pcs.get(t as usize).copied().unwrap_or(0)
     }
 
+    /// Adds what token `t` of track `k` sounds to `sounding`, and sets `under_chords` where `k`
+    /// holds chords and sounds.
+    pub fn add(&self, k: usize, t: u32, sounding: &mut u16, under_chords: &mut bool) {
+        let pcs = self.sounds(k, t);
+        *sounding |= pcs;
+        *under_chords |= pcs != 0 && self.chords(k);
+    }
+
     /// Weighs down the tokens of track `k` that, with `sounding` (the pitch classes of the
-    /// tracks drawn before at this step), sound a set the clip does not (to `OFF_SONORITY`) or
-    /// one of its sets that fits no chord (to `NO_CHORD`); leaves `probs` as they are in a drum
-    /// track.
-    pub fn reweight(&self, k: usize, sounding: u16, probs: &mut [f32]) {
+    /// tracks drawn before at this step), sound a set the clip does not (to `OFF_SONORITY`, or
+    /// to `UNDER_CHORDS` where it fits no chord and `under_chords`: a chord track is among
+    /// them) or one of its sets that fits no chord (to `NO_CHORD`); leaves `probs` as they are
+    /// in a drum track.
+    pub fn reweight(&self, k: usize, sounding: u16, under_chords: bool, probs: &mut [f32]) {
         if self.drums.get(k).copied().unwrap_or(false) {
             return;
         }
-        let weight = |t: usize| self.weights[(sounding | self.pcs.get(t).copied().unwrap_or(0)) as usize];
+        let table = if under_chords { &self.under_chords } else { &self.weights };
+        let weight = |t: usize| table[(sounding | self.pcs.get(t).copied().unwrap_or(0)) as usize];
         for (t, q) in probs.iter_mut().enumerate().filter(|(_, q)| **q > 0.0) {
             *q *= weight(t);
         }
@@ -133,7 +148,7 @@ mod tests {
         let (c, e, f, fs) = (tok(60), tok(64), tok(65), tok(42));
         let mut probs = vec![0f32; enc.dict.len()];
         (probs[e as usize], probs[f as usize], probs[fs as usize]) = (0.5, 0.25, 0.25);
-        voicing.reweight(1, voicing.sounds(0, c), &mut probs);
+        voicing.reweight(1, voicing.sounds(0, c), false, &mut probs);
         renormalise(&mut probs);
         let sum = 0.5 + OFF_SONORITY * 0.5;
         assert!((probs[e as usize] - 0.5 / sum).abs() < 1e-6);
@@ -142,8 +157,42 @@ mod tests {
         // Nothing sounds yet: every pitch of the clip fits, and all are kept as they are.
         let mut probs = vec![0f32; enc.dict.len()];
         (probs[c as usize], probs[f as usize]) = (0.5, 0.5);
-        voicing.reweight(1, 0, &mut probs);
+        voicing.reweight(1, 0, false, &mut probs);
         assert_eq!((probs[c as usize], probs[f as usize]), (0.5, 0.5));
+    }
+
+    #[test]
+    fn a_line_under_a_chord_track_keeps_next_to_nothing_where_it_sounds_no_chord() {
+        // C major held by a chord track over a line's C, then the line's F# alone: F# under
+        // C major (C E G F#) is no sonority of the clip and no chord; B (C E G B, C major
+        // seven) is no sonority of the clip either, but a chord.
+        let triad = [(60, 0, 8), (64, 0, 8), (67, 0, 8)];
+        let enc = encode(&voices(&[&[(48, 0, 8), (54, 8, 16)], &triad]));
+        let voicing = Voicing::new(&enc, vec![false, false]);
+        assert!(voicing.chords(1) && !voicing.chords(0));
+        let (c_major, fs, b) = (
+            enc.dict.get(1 << 60 | 1 << 64 | 1 << 67, 0).unwrap(),
+            enc.dict.get(1 << 54, 0).unwrap() as usize,
+            enc.dict.len(),
+        );
+        let (mut sounding, mut under_chords) = (0, false);
+        voicing.add(1, c_major, &mut sounding, &mut under_chords);
+        assert!(under_chords);
+        // B is no token of the clip: test the table for its set directly.
+        let b_set = sounding | 1 << 11;
+        assert_eq!(voicing.under_chords[b_set as usize], OFF_SONORITY);
+        let mut probs = vec![0f32; b];
+        probs[fs] = 1.0;
+        voicing.reweight(0, sounding, under_chords, &mut probs);
+        assert_eq!(probs[fs], UNDER_CHORDS);
+        // Between lines (no chord track sounding) the same set keeps `OFF_SONORITY`.
+        probs[fs] = 1.0;
+        voicing.reweight(0, sounding, false, &mut probs);
+        assert_eq!(probs[fs], OFF_SONORITY);
+        // A line sounds no chord track.
+        let (mut sounding, mut under_chords) = (0, false);
+        voicing.add(0, enc.dict.get(1 << 48, 0).unwrap(), &mut sounding, &mut under_chords);
+        assert!(!under_chords && sounding == 1);
     }
 
     #[test]
@@ -177,14 +226,14 @@ mod tests {
             probs
         };
         let mut probs = even();
-        voicing.reweight(2, voicing.sounds(0, tok(60)) | voicing.sounds(1, tok(62)), &mut probs);
+        voicing.reweight(2, voicing.sounds(0, tok(60)) | voicing.sounds(1, tok(62)), false, &mut probs);
         renormalise(&mut probs);
         let sum = 0.5 + NO_CHORD * 0.5;
         assert!((probs[e] - 0.5 * NO_CHORD / sum).abs() < 1e-6, "{}", probs[e]);
         assert!((probs[fs] - 0.5 / sum).abs() < 1e-6);
         // Alone, E fits a chord: both kept as they are.
         let mut probs = even();
-        voicing.reweight(2, 0, &mut probs);
+        voicing.reweight(2, 0, false, &mut probs);
         assert_eq!((probs[e], probs[fs]), (0.5, 0.5));
     }
 }
