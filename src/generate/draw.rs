@@ -406,22 +406,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_line_fits_the_chord_drawn_before_it() {
-        // A line (E, then F) over a chord track (C major, then D minor). The model is sure of D
-        // minor at every step and finds E and F as likely: drawn first, the line would take E
-        // half the time and the chord clash with it; the chords are drawn first, and the line
-        // takes F.
+    /// A line (E, then F) over a chord track (C major, then D minor): the clip, its tokens
+    /// E, F, C major and D minor, and what each track may take.
+    fn line_over_chords() -> (Encoded, [u32; 4], Vec<Vec<u32>>) {
         let line = [(64, 0, 8), (65, 8, 16)];
         let chords = [(60, 0, 8), (64, 0, 8), (67, 0, 8), (62, 8, 16), (65, 8, 16), (69, 8, 16)];
         let enc = encode(&voicing::voices(&[&line, &chords]));
         let (e, f) = (enc.dict.get(1 << 64, 0).unwrap(), enc.dict.get(1 << 65, 0).unwrap());
         let major = enc.dict.get(1 << 60 | 1 << 64 | 1 << 67, 0).unwrap();
         let minor = enc.dict.get(1 << 62 | 1 << 65 | 1 << 69, 0).unwrap();
-        let allowed = vec![vec![e, f], vec![major, minor]];
+        (enc, [e, f, major, minor], vec![vec![e, f], vec![major, minor]])
+    }
+
+    #[test]
+    fn a_line_fits_the_chord_drawn_before_it() {
+        // The model is sure of D minor at every step and finds E and F as likely: drawn first,
+        // the line would take E half the time and the chord clash with it; the chords are
+        // drawn first, and the line takes F.
+        let (enc, [_, f, _, minor], allowed) = line_over_chords();
         let (order, bars) = draw_two(&enc, &allowed, vec![f, minor], Some(minor));
         assert_eq!(order, vec![1, 0]);
-        // D minor nearly always (e^5 against 1), F then 1 in 1.1 with `weights::OFF_SONORITY` at 0.1.
+        // D minor nearly always (e^5 against 1), and F under it.
         let share = share_of(&bars, &[(f, minor)]);
         assert!(share > 0.8, "{share}");
     }
@@ -439,15 +444,9 @@ mod tests {
     fn a_line_under_a_chord_track_sounds_no_other_chord() {
         // As above, but the model finds the line's E ten times as likely as F over D minor
         // (another bar's note, as a bass drawn on its own finds it): with `OFF_SONORITY`'s
-        // 0.1, as between lines, E would come as often as F; E over D minor is no chord, and
-        // under a chord track keeps `weights::UNDER_CHORDS`.
-        let line = [(64, 0, 8), (65, 8, 16)];
-        let chords = [(60, 0, 8), (64, 0, 8), (67, 0, 8), (62, 8, 16), (65, 8, 16), (69, 8, 16)];
-        let enc = encode(&voicing::voices(&[&line, &chords]));
-        let (e, f) = (enc.dict.get(1 << 64, 0).unwrap(), enc.dict.get(1 << 65, 0).unwrap());
-        let major = enc.dict.get(1 << 60 | 1 << 64 | 1 << 67, 0).unwrap();
-        let minor = enc.dict.get(1 << 62 | 1 << 65 | 1 << 69, 0).unwrap();
-        let allowed = vec![vec![e, f], vec![major, minor]];
+        // 0.1, as between lines, E would come as often as F (0.495 of the steps F); E over D
+        // minor is no chord, and under a chord track keeps `weights::UNDER_CHORDS`.
+        let (enc, [e, f, _, minor], allowed) = line_over_chords();
         let favour = Favour(e, 10.0);
         let (_, bars) = draw_two_with(&enc, &allowed, vec![f, minor], Some(minor), Some(&favour));
         let share = share_of(&bars, &[(f, minor)]);
