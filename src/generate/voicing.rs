@@ -170,18 +170,15 @@ mod tests {
         let enc = encode(&voices(&[&[(48, 0, 8), (54, 8, 16)], &triad]));
         let voicing = Voicing::new(&enc, vec![false, false]);
         assert!(voicing.chords(1) && !voicing.chords(0));
-        let (c_major, fs, b) = (
-            enc.dict.get(1 << 60 | 1 << 64 | 1 << 67, 0).unwrap(),
-            enc.dict.get(1 << 54, 0).unwrap() as usize,
-            enc.dict.len(),
-        );
+        let c_major = enc.dict.get(1 << 60 | 1 << 64 | 1 << 67, 0).unwrap();
+        let fs = enc.dict.get(1 << 54, 0).unwrap() as usize;
         let (mut sounding, mut under_chords) = (0, false);
         voicing.add(1, c_major, &mut sounding, &mut under_chords);
         assert!(under_chords);
         // B is no token of the clip: test the table for its set directly.
         let b_set = sounding | 1 << 11;
         assert_eq!(voicing.under_chords[b_set as usize], OFF_SONORITY);
-        let mut probs = vec![0f32; b];
+        let mut probs = vec![0f32; enc.dict.len()];
         probs[fs] = 1.0;
         voicing.reweight(0, sounding, under_chords, &mut probs);
         assert_eq!(probs[fs], UNDER_CHORDS);
